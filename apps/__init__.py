@@ -1,0 +1,1 @@
+"""Applications that chain inverse ISP -> RAW-domain processing -> forward ISP."""

@@ -1,0 +1,1 @@
+"""Camera-to-camera appearance transfer (not built yet)."""

@@ -1,0 +1,1 @@
+"""Realistic blur-dataset synthesis in the RAW domain (not built yet)."""

@@ -1,0 +1,1 @@
+"""RAW-domain deblurring of sRGB or RAW photos (not built yet)."""

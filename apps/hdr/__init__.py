@@ -1,0 +1,1 @@
+"""HDR merges from exposure brackets and single photos (not built yet)."""

@@ -1,0 +1,1 @@
+"""The ``paramisp`` command line."""

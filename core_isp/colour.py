@@ -15,9 +15,26 @@ from core_isp.errors import BadInputError
 
 # EXIF/DNG LightSource code -> correlated colour temperature in kelvin (values as in the DNG SDK).
 ILLUMINANT_CCT_K: dict[int, float] = {
-    1: 5500.0, 2: 4150.0, 3: 2850.0, 4: 5500.0, 9: 5500.0, 10: 6500.0, 11: 7500.0, 12: 6430.0,
-    13: 5000.0, 14: 4150.0, 15: 3450.0, 16: 2940.0, 17: 2856.0, 18: 4874.0, 19: 6774.0,
-    20: 5503.0, 21: 6504.0, 22: 7504.0, 23: 5003.0, 24: 3200.0,
+    1: 5500.0,
+    2: 4150.0,
+    3: 2850.0,
+    4: 5500.0,
+    9: 5500.0,
+    10: 6500.0,
+    11: 7500.0,
+    12: 6430.0,
+    13: 5000.0,
+    14: 4150.0,
+    15: 3450.0,
+    16: 2940.0,
+    17: 2856.0,
+    18: 4874.0,
+    19: 6774.0,
+    20: 5503.0,
+    21: 6504.0,
+    22: 7504.0,
+    23: 5003.0,
+    24: 3200.0,
 }
 ILLUMINANT_D65 = 21
 
@@ -132,6 +149,9 @@ def dng_xyz_to_cam_d65(
     cm = _interpolate_matrix(cm1, cm2, t1, t2, cct)
     white_xyz = np.linalg.solve(cm, n)
     white_xyz = white_xyz / white_xyz[1]
-    d65_xyz = colour.xy_to_XYZ(colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"])
-    d65_to_white = colour.adaptation.matrix_chromatic_adaptation_VonKries(d65_xyz, white_xyz, transform="Bradford")
+    # D65 as the sRGB matrix itself defines it, so sRGB white round-trips exactly.
+    d65_xyz = srgb_to_xyz_matrix() @ np.ones(3)
+    d65_to_white = colour.adaptation.matrix_chromatic_adaptation_VonKries(
+        d65_xyz, white_xyz, transform="Bradford"
+    )
     return cm @ d65_to_white, cct

@@ -46,5 +46,5 @@ def to_sensor(image: torch.Tensor, orientation: int) -> torch.Tensor:
 
 
 def libraw_flip_to_orientation(flip: int) -> int:
-    """LibRaw's ``sizes.flip`` (0, 3, 5, 6) -> EXIF orientation code."""
-    return {0: 1, 3: 3, 5: 8, 6: 6}.get(int(flip), 1)
+    """LibRaw's ``sizes.flip`` (0..7; 1, 2, 4, 7 are the mirrored ones) -> EXIF orientation code."""
+    return {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}.get(int(flip), 1)

@@ -15,7 +15,7 @@ def check_shape(x: torch.Tensor, contract: str, name: str = "input") -> None:
     fixed = dims[1:] if leading_any else dims
     ok = x.dim() >= len(fixed) if leading_any else x.dim() == len(fixed)
     if ok:
-        for want, got in zip(fixed, x.shape[x.dim() - len(fixed):], strict=True):
+        for want, got in zip(fixed, x.shape[x.dim() - len(fixed) :], strict=True):
             if want.isdigit() and int(want) != got:
                 ok = False
                 break

@@ -44,7 +44,17 @@ def _malvar_kernels() -> torch.Tensor:
         [0, 0, -3, 0, 0],
     ]
     row = torch.tensor(rb_row, dtype=torch.float64)
-    return torch.stack([torch.tensor(g_at_rb, dtype=torch.float64), row, row.T, torch.tensor(rb_diag, dtype=torch.float64)]) / 16
+    return (
+        torch.stack(
+            [
+                torch.tensor(g_at_rb, dtype=torch.float64),
+                row,
+                row.T,
+                torch.tensor(rb_diag, dtype=torch.float64),
+            ]
+        )
+        / 16
+    )
 
 
 def _bilinear_kernels() -> torch.Tensor:

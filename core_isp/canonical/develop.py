@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from core_isp.cfa import cfa_batch
 from core_isp.canonical.colour_ops import apply_ccm, apply_wb, clip_highlights, highlight_threshold
 from core_isp.canonical.demosaic import demosaic
 from core_isp.canonical.tone import srgb_encode
+from core_isp.cfa import cfa_batch
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.metadata import CameraMetadata
 from core_isp.tensor_checks import check_shape
@@ -31,7 +31,9 @@ class CanonicalParams:
     clip_level: torch.Tensor
 
     @classmethod
-    def from_metadata(cls, metas: Sequence[CameraMetadata], device: torch.device | str | None = None) -> CanonicalParams:
+    def from_metadata(
+        cls, metas: Sequence[CameraMetadata], device: torch.device | str | None = None
+    ) -> CanonicalParams:
         """Stack the canonical fields of several shots.
 
         A shot without a colour matrix develops with the identity (camera RGB taken as sRGB) and a

@@ -31,7 +31,9 @@ def read_image_metadata(path: str | Path) -> CameraMetadata:
     fields: dict[str, object] = {}
     for name in ("exposure_time_s", "iso", "f_number", "focal_length_mm"):
         reading: Reading | None = getattr(exif, name)
-        value, source = plausible(name, reading.value if reading else None, reading.source if reading else None)
+        value, source = plausible(
+            name, reading.value if reading else None, reading.source if reading else None
+        )
         fields[name] = value
         fields[name.removesuffix("_s").removesuffix("_mm") + "_source"] = source
     orientation = exif.orientation
@@ -43,7 +45,9 @@ def read_image_metadata(path: str | Path) -> CameraMetadata:
         **fields,  # type: ignore[arg-type]
     )
     if not exif.found_any:
-        warnings.warn(f"{path.name}: no EXIF metadata; every camera parameter is unknown", MetadataWarning, stacklevel=2)
+        warnings.warn(
+            f"{path.name}: no EXIF metadata; every camera parameter is unknown", MetadataWarning, stacklevel=2
+        )
     elif missing := meta.missing_optics():
         warnings.warn(f"{path.name}: EXIF lacks {', '.join(missing)}", MetadataWarning, stacklevel=2)
     return meta
@@ -60,7 +64,9 @@ def _decode(path: Path) -> np.ndarray:
         with Image.open(path) as im:
             mode = im.mode
             if mode == "CMYK":
-                raise BadInputError(f"{path.name}: CMYK image; convert it to sRGB first (print separations carry no camera data)")
+                raise BadInputError(
+                    f"{path.name}: CMYK image; convert it to sRGB first (print separations carry no camera data)"
+                )
             if mode not in ("RGB", "L", "RGBA", "LA", "P"):
                 raise BadInputError(f"{path.name}: unsupported pixel mode {mode!r}")
             arr = np.asarray(im.convert("RGBA") if mode == "P" else im)
@@ -104,7 +110,11 @@ def _to_rgb_float(arr: np.ndarray, path: Path, mode: str) -> np.ndarray:
         f = f[..., : channels - 1]
         channels -= 1
     if channels == 1:
-        warnings.warn(f"{path.name}: greyscale image; the grey level is used for R, G and B", MetadataWarning, stacklevel=3)
+        warnings.warn(
+            f"{path.name}: greyscale image; the grey level is used for R, G and B",
+            MetadataWarning,
+            stacklevel=3,
+        )
         f = np.repeat(f, 3, axis=-1)
     elif channels != 3:
         raise BadInputError(f"{path.name}: {channels} colour channels; an sRGB photo has 3")

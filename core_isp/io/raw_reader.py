@@ -19,7 +19,12 @@ import rawpy
 import torch
 
 from core_isp.cfa import cfa_from_rawpy, cfa_to_indices
-from core_isp.colour import ccm_from_xyz_to_cam, dng_xyz_to_cam_d65, neutral_from_wb_gains, wb_gains_from_neutral
+from core_isp.colour import (
+    ccm_from_xyz_to_cam,
+    dng_xyz_to_cam_d65,
+    neutral_from_wb_gains,
+    wb_gains_from_neutral,
+)
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.io.exif import ExifRecord, Reading, read_exif
 from core_isp.metadata import CameraMetadata, plausible
@@ -27,6 +32,9 @@ from core_isp.orientation import libraw_flip_to_orientation
 
 #: A decoded mosaic where one value covers more than this share of the sites has no real image.
 _DOMINANT_VALUE_SHARE = 0.5
+#: Real RAW codecs, lossy ones included, need well over 1 bit per site; a file with less is truncated
+#: (LibRaw then leaves the missing rows uninitialised, so their content cannot be judged).
+_MIN_FILE_BITS_PER_SITE = 1.0
 #: The saturation pile-up must hold at least this share of sites within 2 % below the data maximum.
 _PILEUP_SHARE = 1e-4
 
@@ -69,7 +77,9 @@ def _open(path: Path) -> rawpy.RawPy:
     except rawpy.LibRawFileUnsupportedError as e:
         raise BadInputError(f"{path.name}: unsupported or non-RAW file format ({_libraw_msg(e)})") from None
     except rawpy.LibRawTooBigError:
-        raise BadInputError(f"{path.name}: LibRaw refuses the image size (corrupt header or Foveon X3F)") from None
+        raise BadInputError(
+            f"{path.name}: LibRaw refuses the image size (corrupt header or Foveon X3F)"
+        ) from None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as e:
         raise BadInputError(f"{path.name}: corrupt or truncated RAW file ({_libraw_msg(e)})") from None
     except rawpy.LibRawError as e:
@@ -89,9 +99,15 @@ def _check_bayer(raw: rawpy.RawPy, path: Path) -> str:
         )
     colours = np.asarray(raw.raw_colors_visible[:6, :6])
     pattern = np.asarray(raw.raw_pattern)
-    if pattern is None or pattern.shape != (2, 2) or not np.array_equal(colours, np.tile(colours[:2, :2], (3, 3))):
+    if (
+        pattern is None
+        or pattern.shape != (2, 2)
+        or not np.array_equal(colours, np.tile(colours[:2, :2], (3, 3)))
+    ):
         size = "x".join(map(str, pattern.shape)) if pattern is not None else "unknown"
-        raise BadInputError(f"{path.name}: non-Bayer CFA (repeat {size}{', X-Trans' if size == '6x6' else ''})")
+        raise BadInputError(
+            f"{path.name}: non-Bayer CFA (repeat {size}{', X-Trans' if size == '6x6' else ''})"
+        )
     return cfa_from_rawpy(colours[:2, :2], raw.color_desc)
 
 
@@ -102,7 +118,15 @@ def _black_per_site(raw: rawpy.RawPy) -> tuple[float, float, float, float]:
 
 
 def _check_pixels(visible: np.ndarray, path: Path) -> None:
-    values, counts = np.unique(visible[:: max(1, visible.shape[0] // 512), :: max(1, visible.shape[1] // 512)], return_counts=True)
+    bits_per_site = path.stat().st_size * 8 / max(visible.size, 1)
+    if bits_per_site < _MIN_FILE_BITS_PER_SITE:
+        raise BadInputError(
+            f"{path.name}: no usable pixel data (the file has {bits_per_site:.2f} bits per sensor site: "
+            "truncated or its image data stripped)"
+        )
+    values, counts = np.unique(
+        visible[:: max(1, visible.shape[0] // 512), :: max(1, visible.shape[1] // 512)], return_counts=True
+    )
     share = counts.max() / counts.sum()
     if values.size <= 1 or share > _DOMINANT_VALUE_SHARE:
         raise BadInputError(
@@ -129,15 +153,25 @@ def _wb(raw: rawpy.RawPy, exif: ExifRecord, mosaic: np.ndarray | None, cfa: str,
         return wb_gains_from_neutral([1.0 / v for v in cam]), "as_shot"
     day = list(raw.daylight_whitebalance)[:3]
     if min(day) > 0 and not all(v == 1.0 for v in day):
-        warnings.warn(f"{name}: no as-shot white balance; using LibRaw's daylight multipliers", MetadataWarning, stacklevel=3)
+        warnings.warn(
+            f"{name}: no as-shot white balance; using LibRaw's daylight multipliers",
+            MetadataWarning,
+            stacklevel=3,
+        )
         return wb_gains_from_neutral([1.0 / v for v in day]), "daylight"
     if mosaic is None:
-        warnings.warn(f"{name}: no white balance recorded and no pixels to estimate it", MetadataWarning, stacklevel=3)
+        warnings.warn(
+            f"{name}: no white balance recorded and no pixels to estimate it", MetadataWarning, stacklevel=3
+        )
         return None, None
     from core_isp.canonical.colour_ops import grey_world_gains
 
     gains = grey_world_gains(torch.from_numpy(mosaic)[None, None], cfa_to_indices(cfa)[None], clip)[0]
-    warnings.warn(f"{name}: no as-shot or daylight white balance; estimated by grey world", MetadataWarning, stacklevel=3)
+    warnings.warn(
+        f"{name}: no as-shot or daylight white balance; estimated by grey world",
+        MetadataWarning,
+        stacklevel=3,
+    )
     return (float(gains[0]), 1.0, float(gains[2])), "estimated"
 
 
@@ -146,7 +180,11 @@ def _ccm(raw: rawpy.RawPy, exif: ExifRecord, wb: tuple[float, float, float] | No
     if dng.color_matrix_1 is not None:
         neutral = dng.as_shot_neutral or (neutral_from_wb_gains(wb) if wb else (1.0, 1.0, 1.0))
         xyz_to_cam, cct = dng_xyz_to_cam_d65(
-            dng.color_matrix_1, neutral, dng.color_matrix_2, dng.calibration_illuminant_1, dng.calibration_illuminant_2
+            dng.color_matrix_1,
+            neutral,
+            dng.color_matrix_2,
+            dng.calibration_illuminant_1,
+            dng.calibration_illuminant_2,
         )
         used = "ColorMatrix1/2" if dng.color_matrix_2 is not None else "ColorMatrix1"
         return ccm_from_xyz_to_cam(xyz_to_cam), f"DNG {used} (white {cct:.0f} K, adapted to D65)"
@@ -172,14 +210,21 @@ def _optics(exif: ExifRecord, libraw_other: object | None) -> dict[str, object]:
             # Only when the container has no readable EXIF at all: LibRaw guesses values (an ISO
             # of 84 for the Kodak DC50, which records none) that EXIF readers would not report.
             reading = Reading(fallback, "LibRaw")
-        value, source = plausible(name, reading.value if reading else None, reading.source if reading else None)
+        value, source = plausible(
+            name, reading.value if reading else None, reading.source if reading else None
+        )
         out[name] = value
         out[name.removesuffix("_s").removesuffix("_mm") + "_source"] = source
     return out
 
 
 def _metadata(
-    raw: rawpy.RawPy, path: Path, exif: ExifRecord, cfa: str, mosaic: np.ndarray | None, visible: np.ndarray | None
+    raw: rawpy.RawPy,
+    path: Path,
+    exif: ExifRecord,
+    cfa: str,
+    mosaic: np.ndarray | None,
+    visible: np.ndarray | None,
 ) -> CameraMetadata:
     black = _black_per_site(raw)
     white = float(raw.white_level)
@@ -244,6 +289,8 @@ def read_raw_metadata(path: str | Path) -> CameraMetadata:
     try:
         raw_ctx = _open(path)
     except BadInputError as e:
+        if not exif.found_any:
+            raise BadInputError(f"{e}; and the file holds no EXIF or CIFF metadata either") from None
         warnings.warn(f"{e}; metadata from the EXIF/CIFF tags only", MetadataWarning, stacklevel=2)
         return _tags_only(exif)
     with raw_ctx as raw:

@@ -1,0 +1,132 @@
+"""The command line as a user sees it: exit statuses, one-line messages, JSON, no overwriting."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from conftest import D30, DATA, DC50
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def paramisp(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "core_isp.cli", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "paramisp: error:" in line]
+
+
+def _fake_dng(path: Path, data: np.ndarray, photometric: int, extra: list[tuple]) -> Path:
+    """A minimal DNG written with tifffile: enough tags for LibRaw to open it."""
+    tags = [
+        (50706, "B", 4, (1, 4, 0, 0), True),
+        (50708, "s", 0, "Test Cam", True),
+        (271, "s", 0, "Test", True),
+        (272, "s", 0, "Cam", True),
+        (50717, "H", 1, 4095, True),
+    ]
+    tifffile.imwrite(path, data, photometric=photometric, extratags=tags + extra, metadata=None)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("bad")
+    rng = np.random.default_rng(0)
+    (d / "text.NEF").write_text("this is not a raw file\n")
+    xtrans = [1, 1, 0, 1, 1, 2, 1, 1, 2, 1, 1, 0, 2, 0, 1, 0, 2, 1, 1, 1, 2, 1, 1, 0, 1, 1, 0, 1, 1, 2, 0, 2, 1, 2, 0, 1]
+    return {
+        "text": d / "text.NEF",
+        "linear": _fake_dng(d / "linear.dng", rng.integers(0, 4000, (64, 64, 3), dtype=np.uint16), 34892, []),
+        "xtrans": _fake_dng(
+            d / "xtrans.dng",
+            rng.integers(0, 4000, (96, 96), dtype=np.uint16),
+            32803,
+            [(33421, "H", 2, (6, 6), True), (33422, "B", 36, bytes(xtrans), True)],
+        ),
+    }
+
+
+def test_info_table_and_json():
+    table = paramisp("info", D30)
+    assert table.returncode == 0, table.stderr
+    assert "Canon EOS D30" in table.stdout and "RGGB" in table.stdout and "daylight" in table.stdout
+    assert "warning:" in table.stderr  # the WB fallback is announced
+    js = paramisp("info", "--json", D30, DC50)
+    assert js.returncode == 0
+    records = json.loads(js.stdout)
+    assert [r["metadata"]["cfa_pattern"] for r in records] == ["RGGB", "GRBG"]
+    assert records[1]["metadata"]["iso"] is None
+
+
+def test_develop_writes_upright_png_and_never_overwrites(tmp_path):
+    out = tmp_path / "out"
+    first = paramisp("develop", DC50, "-o", out, "--json")
+    assert first.returncode == 0, first.stderr
+    target = out / "kodak_dc50.png"
+    img = np.asarray(Image.open(target))
+    assert img.shape == (512, 768, 3) and img.dtype == np.uint8 and 20 < img.mean() < 235
+    assert json.loads(first.stdout)[0]["output"] == str(target)
+    before = target.read_bytes()
+    again = paramisp("develop", DC50, "-o", out)
+    assert again.returncode == 2
+    assert len(error_lines(again.stderr)) == 1 and "--overwrite" in again.stderr
+    assert target.read_bytes() == before
+    assert paramisp("develop", DC50, "-o", out, "--overwrite").returncode == 0
+
+
+def test_develop_rejects_each_bad_file_with_one_line(tmp_path, bad_inputs):
+    res = paramisp("develop", *bad_inputs.values(), "-o", tmp_path)
+    assert res.returncode == 2
+    assert TRACEBACK not in res.stderr
+    lines = error_lines(res.stderr)
+    assert len(lines) == 3
+    assert "LinearRaw" in res.stderr and "X-Trans" in res.stderr
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_info_on_a_non_raw_without_metadata_is_bad_input(bad_inputs):
+    res = paramisp("info", bad_inputs["text"])
+    assert res.returncode == 2 and len(error_lines(res.stderr)) == 1 and TRACEBACK not in res.stderr
+
+
+def test_info_succeeds_and_develop_fails_on_metadata_only_files(shared_data, tmp_path):
+    folder = shared_data / "raw_metadata_only"
+    n = len(list(folder.iterdir()))
+    info = paramisp("info", "--json", folder)
+    assert info.returncode == 0, info.stderr
+    records = json.loads(info.stdout)
+    assert len(records) == n and all(r["ok"] and r["metadata"]["make"] for r in records)
+    assert info.stderr.count("warning:") >= n
+    dev = paramisp("develop", folder, "-o", tmp_path)
+    assert dev.returncode == 2
+    assert len(error_lines(dev.stderr)) == n
+    assert TRACEBACK not in dev.stderr
+
+
+def test_info_on_rendered_photos(tmp_path):
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (16, 12), (10, 20, 30)).save(plain)
+    res = paramisp("info", "--json", plain, DATA / "exif" / "Canon_40D.jpg")
+    assert res.returncode == 0
+    recs = json.loads(res.stdout)
+    assert recs[0]["metadata"]["iso"] is None and "no EXIF" in res.stderr
+    assert recs[1]["metadata"]["iso"] == 100
+
+
+def test_missing_input_and_bad_option_are_bad_input(tmp_path):
+    res = paramisp("develop", tmp_path / "nope.crw", "-o", tmp_path)
+    assert res.returncode == 2 and len(error_lines(res.stderr)) == 1
+    res = paramisp("develop", DC50, "-o", tmp_path, "--format", "gif")
+    assert res.returncode == 2 and "--format" in res.stderr

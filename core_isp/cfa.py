@@ -31,9 +31,7 @@ def validate_cfa(pattern: str) -> str:
 def cfa_to_indices(pattern: str) -> torch.Tensor:
     """``"RGGB"`` -> ``tensor([[0, 1], [1, 2]])`` (shape ``(2, 2)``, dtype long)."""
     p = validate_cfa(pattern)
-    return torch.tensor(
-        [[_COLOUR_INDEX[p[0]], _COLOUR_INDEX[p[1]]], [_COLOUR_INDEX[p[2]], _COLOUR_INDEX[p[3]]]]
-    )
+    return torch.tensor([[_COLOUR_INDEX[p[0]], _COLOUR_INDEX[p[1]]], [_COLOUR_INDEX[p[2]], _COLOUR_INDEX[p[3]]]])
 
 
 def indices_to_cfa(indices: torch.Tensor | np.ndarray | Sequence[Sequence[int]]) -> str:
@@ -91,9 +89,7 @@ def colour_index_map(cfa: torch.Tensor, height: int, width: int) -> torch.Tensor
     return cfa.repeat(1, *reps)[:, None, :height, :width]
 
 
-def colour_masks(
-    cfa: torch.Tensor, height: int, width: int, dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
+def colour_masks(cfa: torch.Tensor, height: int, width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """One-hot site masks: ``(B, 2, 2)`` -> ``(B, 3, H, W)``; channel c is 1 where the filter is colour c."""
     idx = colour_index_map(cfa, height, width)
     return (idx == torch.arange(3, device=cfa.device).view(1, 3, 1, 1)).to(dtype)

@@ -151,7 +151,5 @@ def dng_xyz_to_cam_d65(
     white_xyz = white_xyz / white_xyz[1]
     # D65 as the sRGB matrix itself defines it, so sRGB white round-trips exactly.
     d65_xyz = srgb_to_xyz_matrix() @ np.ones(3)
-    d65_to_white = colour.adaptation.matrix_chromatic_adaptation_VonKries(
-        d65_xyz, white_xyz, transform="Bradford"
-    )
+    d65_to_white = colour.adaptation.matrix_chromatic_adaptation_VonKries(d65_xyz, white_xyz, transform="Bradford")
     return cm @ d65_to_white, cct

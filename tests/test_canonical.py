@@ -134,8 +134,7 @@ def test_malvar_beats_bilinear_on_real_photos():
 
 def test_malvar_beats_bilinear_on_shared_sharp_frames(shared_data):
     gains = [
-        _demosaic_gain_db(read_image(p)[0])
-        for p in sorted((shared_data / "blur" / "gopro_pairs").glob("*_sharp1.png"))
+        _demosaic_gain_db(read_image(p)[0]) for p in sorted((shared_data / "blur" / "gopro_pairs").glob("*_sharp1.png"))
     ]
     assert len(gains) == 2 and min(gains) >= 2.0, gains
 
@@ -192,9 +191,7 @@ def test_srgb_round_trip():
 def test_grey_world_recovers_the_illuminant():
     g = torch.Generator().manual_seed(3)
     # Constant over each 2x2 cell, so every colour samples the same greys.
-    grey = (
-        (0.05 + 0.4 * torch.rand(1, 1, 32, 32, generator=g)).repeat_interleave(2, -1).repeat_interleave(2, -2)
-    )
+    grey = (0.05 + 0.4 * torch.rand(1, 1, 32, 32, generator=g)).repeat_interleave(2, -1).repeat_interleave(2, -2)
     true_gains = torch.tensor([[2.2, 1.0, 1.4]])
     cfa = cfa_batch(["GBRG"])
     camera_rgb = grey.expand(1, 3, 64, 64) / true_gains[:, :, None, None]

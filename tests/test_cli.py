@@ -45,7 +45,9 @@ def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("bad")
     rng = np.random.default_rng(0)
     (d / "text.NEF").write_text("this is not a raw file\n")
-    xtrans = [1, 1, 0, 1, 1, 2, 1, 1, 2, 1, 1, 0, 2, 0, 1, 0, 2, 1, 1, 1, 2, 1, 1, 0, 1, 1, 0, 1, 1, 2, 0, 2, 1, 2, 0, 1]
+    # Fujifilm's 6x6 X-Trans layout, row by row.
+    rows = ["110112", "112110", "201021", "112110", "110112", "021201"]
+    xtrans = [int(c) for row in rows for c in row]
     return {
         "text": d / "text.NEF",
         "linear": _fake_dng(d / "linear.dng", rng.integers(0, 4000, (64, 64, 3), dtype=np.uint16), 34892, []),

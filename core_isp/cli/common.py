@@ -30,9 +30,7 @@ EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
 def setup_logging(verbose: bool) -> None:
     """Log to stderr; show library warnings (e.g. metadata fallbacks) as one-line log records."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
 
     def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
         log.warning("warning: %s", message)
@@ -50,9 +48,7 @@ def expand_inputs(specs: Iterable[str], suffixes: frozenset[str] | None = None) 
     for spec in specs:
         p = Path(spec)
         if p.is_dir():
-            found = sorted(
-                f for f in p.iterdir() if f.is_file() and (suffixes is None or f.suffix.lower() in suffixes)
-            )
+            found = sorted(f for f in p.iterdir() if f.is_file() and (suffixes is None or f.suffix.lower() in suffixes))
             if not found:
                 raise BadInputError(f"{spec}: folder holds no usable files")
             out.extend(found)
@@ -101,9 +97,7 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def run_batch(
-    paths: list[Path], job: Callable[[Path], dict[str, Any]], progress: bool = True
-) -> BatchOutcome:
+def run_batch(paths: list[Path], job: Callable[[Path], dict[str, Any]], progress: bool = True) -> BatchOutcome:
     """Run ``job`` on every file, collecting failures instead of stopping at the first."""
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm

@@ -47,9 +47,7 @@ def develop_command(
         if fmt not in _FORMATS:
             raise BadInputError(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
         if demosaic_method not in DEMOSAIC_METHODS:
-            raise BadInputError(
-                f"--demosaic must be one of {', '.join(DEMOSAIC_METHODS)}, got {demosaic_method!r}"
-            )
+            raise BadInputError(f"--demosaic must be one of {', '.join(DEMOSAIC_METHODS)}, got {demosaic_method!r}")
         paths = expand_inputs(raws, RAW_SUFFIXES)
         single_file = len(paths) == 1 and out.suffix and not out.is_dir()
         if not single_file:

@@ -248,8 +248,6 @@ def _from_ciff(data: bytes) -> ExifRecord:
         exposure_time_s=None if shot.exposure_time_s is None else Reading(shot.exposure_time_s, src),
         iso=None if shot.iso is None else Reading(shot.iso, "CIFF ShotInfo BaseISO"),
         f_number=None if shot.f_number is None else Reading(shot.f_number, src),
-        focal_length_mm=None
-        if shot.focal_length_mm is None
-        else Reading(shot.focal_length_mm, "CIFF FocalLength"),
+        focal_length_mm=None if shot.focal_length_mm is None else Reading(shot.focal_length_mm, "CIFF FocalLength"),
         found_any=shot.make is not None or shot.exposure_time_s is not None,
     )

@@ -31,9 +31,7 @@ def read_image_metadata(path: str | Path) -> CameraMetadata:
     fields: dict[str, object] = {}
     for name in ("exposure_time_s", "iso", "f_number", "focal_length_mm"):
         reading: Reading | None = getattr(exif, name)
-        value, source = plausible(
-            name, reading.value if reading else None, reading.source if reading else None
-        )
+        value, source = plausible(name, reading.value if reading else None, reading.source if reading else None)
         fields[name] = value
         fields[name.removesuffix("_s").removesuffix("_mm") + "_source"] = source
     orientation = exif.orientation

@@ -77,9 +77,7 @@ def _open(path: Path) -> rawpy.RawPy:
     except rawpy.LibRawFileUnsupportedError as e:
         raise BadInputError(f"{path.name}: unsupported or non-RAW file format ({_libraw_msg(e)})") from None
     except rawpy.LibRawTooBigError:
-        raise BadInputError(
-            f"{path.name}: LibRaw refuses the image size (corrupt header or Foveon X3F)"
-        ) from None
+        raise BadInputError(f"{path.name}: LibRaw refuses the image size (corrupt header or Foveon X3F)") from None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as e:
         raise BadInputError(f"{path.name}: corrupt or truncated RAW file ({_libraw_msg(e)})") from None
     except rawpy.LibRawError as e:
@@ -99,15 +97,9 @@ def _check_bayer(raw: rawpy.RawPy, path: Path) -> str:
         )
     colours = np.asarray(raw.raw_colors_visible[:6, :6])
     pattern = np.asarray(raw.raw_pattern)
-    if (
-        pattern is None
-        or pattern.shape != (2, 2)
-        or not np.array_equal(colours, np.tile(colours[:2, :2], (3, 3)))
-    ):
+    if pattern is None or pattern.shape != (2, 2) or not np.array_equal(colours, np.tile(colours[:2, :2], (3, 3))):
         size = "x".join(map(str, pattern.shape)) if pattern is not None else "unknown"
-        raise BadInputError(
-            f"{path.name}: non-Bayer CFA (repeat {size}{', X-Trans' if size == '6x6' else ''})"
-        )
+        raise BadInputError(f"{path.name}: non-Bayer CFA (repeat {size}{', X-Trans' if size == '6x6' else ''})")
     return cfa_from_rawpy(colours[:2, :2], raw.color_desc)
 
 
@@ -160,9 +152,7 @@ def _wb(raw: rawpy.RawPy, exif: ExifRecord, mosaic: np.ndarray | None, cfa: str,
         )
         return wb_gains_from_neutral([1.0 / v for v in day]), "daylight"
     if mosaic is None:
-        warnings.warn(
-            f"{name}: no white balance recorded and no pixels to estimate it", MetadataWarning, stacklevel=3
-        )
+        warnings.warn(f"{name}: no white balance recorded and no pixels to estimate it", MetadataWarning, stacklevel=3)
         return None, None
     from core_isp.canonical.colour_ops import grey_world_gains
 
@@ -210,9 +200,7 @@ def _optics(exif: ExifRecord, libraw_other: object | None) -> dict[str, object]:
             # Only when the container has no readable EXIF at all: LibRaw guesses values (an ISO
             # of 84 for the Kodak DC50, which records none) that EXIF readers would not report.
             reading = Reading(fallback, "LibRaw")
-        value, source = plausible(
-            name, reading.value if reading else None, reading.source if reading else None
-        )
+        value, source = plausible(name, reading.value if reading else None, reading.source if reading else None)
         out[name] = value
         out[name.removesuffix("_s").removesuffix("_mm") + "_source"] = source
     return out

@@ -127,6 +127,22 @@ def test_info_on_rendered_photos(tmp_path):
     assert recs[1]["metadata"]["iso"] == 100
 
 
+def test_info_on_unusual_rendered_files(tmp_path):
+    import png
+
+    deep = tmp_path / "deep.png"
+    png.from_array(np.zeros((4, 12), dtype=np.uint16), "RGB;16").save(str(deep))
+    grey = tmp_path / "grey.jpg"
+    Image.new("L", (16, 12), 90).save(grey)
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (16, 12)).save(cmyk)
+    res = paramisp("info", "--json", deep, grey, cmyk)
+    # Metadata needs no pixels: all three describe themselves (no EXIF: every value unknown, with warnings).
+    assert res.returncode == 0, res.stderr
+    assert all(r["metadata"]["iso"] is None for r in json.loads(res.stdout))
+    assert res.stderr.count("no EXIF") == 3
+
+
 def test_missing_input_and_bad_option_are_bad_input(tmp_path):
     res = paramisp("develop", tmp_path / "nope.crw", "-o", tmp_path)
     assert res.returncode == 2 and len(error_lines(res.stderr)) == 1

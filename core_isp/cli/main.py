@@ -12,8 +12,13 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """paramisp: learned, camera-parameter-aware forward and inverse ISPs and their applications."""
+
+
 def main() -> None:
     """Console-script entry point: registers the subcommands, then runs."""
-    from core_isp.cli import develop, info  # noqa: F401  (registers the commands)
+    from core_isp.cli import develop, info, simulate  # noqa: F401  (registers the commands)
 
     app()

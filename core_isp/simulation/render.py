@@ -1,0 +1,181 @@
+"""Render one shot of a scene with a simulated camera: RAW (noisy and clean), camera JPEG, metadata.
+
+Colour: the scene is linear sRGB as it looks when white-balanced; lit by an illuminant of
+correlated colour temperature T, the camera sees ``M_cam @ CAT(D65 -> T) @ XYZ(scene)``. With the
+camera's neutral ``n`` for that illuminant, the as-shot white balance is ``1 / n`` and the colour
+matrix is the one the suite's DNG reader derives for that neutral, so the camera's own pipeline
+(white balance, matrix) returns the scene colours exactly, and metadata read back from the DNG
+equals the truth.
+
+Everything random is drawn from one seed: the same seed gives bit-identical output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from core_isp.canonical import mosaic
+from core_isp.cfa import cfa_batch
+from core_isp.colour import ccm_from_xyz_to_cam, dng_xyz_to_cam_d65, wb_gains_from_neutral
+from core_isp.io.dng import exif_from_metadata
+from core_isp.metadata import CameraMetadata
+from core_isp.simulation.camera_pipeline import encode_jpeg, render_camera_srgb
+from core_isp.simulation.exposure import ShotSettings, program_exposure, raw_scale
+from core_isp.simulation.noise import add_sensor_noise
+from core_isp.simulation.optics import radius_map, vignetting_falloff
+from core_isp.simulation.profile import CameraProfile
+from core_isp.simulation.scenes import Scene, luminance
+
+SIMULATED = "simulated"
+
+
+@dataclass(frozen=True)
+class RenderedShot:
+    """One simulated capture. Mosaics are ``(1, 1, H, W)`` normalised as the RAW reader returns them."""
+
+    noisy_raw: torch.Tensor
+    #: The same shot without noise or quantisation (clipped at white): what an inverse ISP can recover.
+    clean_raw: torch.Tensor
+    #: The camera's rendering ``(1, 3, H, W)`` in [0, 1]: the decoded JPEG when the style compresses.
+    camera_srgb: torch.Tensor
+    #: The camera's JPEG file (with EXIF), or None for a style that stores uncompressed 8-bit.
+    camera_jpeg: bytes | None
+    metadata: CameraMetadata
+    settings: ShotSettings
+    illuminant_cct_k: float
+    scene: Scene
+
+
+def illuminant_neutral(profile: CameraProfile, cct_k: float) -> np.ndarray:
+    """Camera response (G = 1) to a white lit by a daylight (>= 4000 K) or Planckian illuminant."""
+    import colour
+
+    method = "CIE Illuminant D Series" if cct_k >= 4000 else "Kang 2002"
+    xyz = colour.xy_to_XYZ(colour.temperature.CCT_to_xy(cct_k, method=method))
+    n = profile.xyz_to_cam_matrix @ xyz
+    return n / n[1]
+
+
+def shot_colour(profile: CameraProfile, cct_k: float) -> tuple[tuple[float, float, float], np.ndarray]:
+    """As-shot white-balance gains and ``ccm_wb_cam_to_srgb`` for an illuminant temperature."""
+    neutral = illuminant_neutral(profile, cct_k)
+    xyz_to_cam, _ = dng_xyz_to_cam_d65(profile.xyz_to_cam_d65, neutral)
+    return wb_gains_from_neutral(neutral), ccm_from_xyz_to_cam(xyz_to_cam)
+
+
+def metered_luminance(scene: Scene) -> float:
+    """Centre-weighted average luminance, as a camera's default metering mode reads the scene."""
+    y = luminance(scene.linear_rgb)
+    h, w = y.shape
+    weight = torch.exp(-(radius_map(h, w) ** 2) / (2 * 0.45**2))
+    return float((y * weight).sum() / weight.sum())
+
+
+def auto_settings(profile: CameraProfile, scene: Scene, focal_length_mm: float, compensation_ev: float) -> ShotSettings:
+    """The profile's program AE applied to a scene."""
+    return program_exposure(
+        metered_luminance(scene),
+        focal_length_mm,
+        profile.lens.open_f_number,
+        profile.lens.max_f_number,
+        profile.base_iso,
+        profile.max_auto_iso,
+        compensation_ev,
+        profile.htp_min_iso,
+    )
+
+
+def shot_metadata(profile: CameraProfile, settings: ShotSettings, wb, ccm: np.ndarray, size_hw) -> CameraMetadata:
+    """The metadata the simulated camera records (its EXIF and canonical RAW fields)."""
+    return CameraMetadata(
+        make=profile.make,
+        model=profile.model,
+        cfa_pattern=profile.cfa_pattern,
+        black_level_per_site=tuple(float(b) for b in profile.black_level_per_site),  # type: ignore[arg-type]
+        white_level=float(profile.white_level),
+        saturation_level=float(profile.white_level),
+        image_size_hw=tuple(size_hw),  # type: ignore[arg-type]
+        wb_gains=wb,
+        wb_source="as_shot",
+        ccm_wb_cam_to_srgb=tuple(tuple(float(v) for v in row) for row in ccm),  # type: ignore[arg-type]
+        ccm_source=f"simulated {profile.profile_id}",
+        exposure_time_s=settings.exposure_time_s,
+        exposure_time_source=SIMULATED,
+        iso=settings.iso,
+        iso_source=SIMULATED,
+        f_number=settings.f_number,
+        f_number_source=SIMULATED,
+        focal_length_mm=settings.focal_length_mm,
+        focal_length_source=SIMULATED,
+        orientation=1,
+        orientation_source=SIMULATED,
+    )
+
+
+def clean_raw_mosaic(profile: CameraProfile, scene: Scene, settings: ShotSettings, wb, ccm: np.ndarray) -> torch.Tensor:
+    """Noise-free normalised mosaic ``(1, 1, H, W)`` before clipping: scene -> camera RGB -> exposure
+    -> vignetting -> CFA."""
+    rgb = scene.linear_rgb.double()
+    cam_balanced = torch.einsum("ij,jhw->ihw", torch.from_numpy(np.linalg.inv(ccm)), rgb)
+    cam = cam_balanced / torch.tensor(wb, dtype=torch.float64).view(3, 1, 1)
+    h, w = rgb.shape[-2:]
+    falloff = vignetting_falloff(radius_map(h, w), profile.lens, settings.f_number, settings.focal_length_mm).double()
+    exposed = cam * raw_scale(settings, profile.mid_grey_raw) * falloff
+    return mosaic(exposed[None].clamp(min=0.0), cfa_batch([profile.cfa_pattern]))
+
+
+def quantise_raw(signal: torch.Tensor, profile: CameraProfile) -> torch.Tensor:
+    """Clip a normalised signal at white, quantise to the sensor's DN and normalise back."""
+    black = torch.tensor(profile.black_level_per_site, dtype=torch.float64).view(2, 2)
+    h, w = signal.shape[-2:]
+    black_map = black.repeat((h + 1) // 2, (w + 1) // 2)[:h, :w]
+    span = profile.white_level - black_map
+    dn = torch.round(signal.double().clamp(max=1.0) * span + black_map).clamp(0.0, profile.white_level)
+    return ((dn - black_map) / span).float()
+
+
+def render_shot(
+    profile: CameraProfile,
+    scene: Scene,
+    seed: int,
+    settings: ShotSettings | None = None,
+    illuminant_cct_k: float | None = None,
+    focal_length_mm: float | None = None,
+    compensation_ev: float | None = None,
+) -> RenderedShot:
+    """Simulate one capture. Unset settings are sampled from ``seed``: focal length (log-uniform over
+    the zoom range), exposure compensation (uniform +-2 EV), the illuminant (2500-8000 K, uniform in
+    mired) and then the program AE's (t, N, ISO)."""
+    rng = np.random.default_rng(seed)
+    if focal_length_mm is None:
+        lo, hi = profile.focal_range_mm
+        focal_length_mm = round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    if compensation_ev is None:
+        compensation_ev = round(float(rng.uniform(-2.0, 2.0)) * 3) / 3
+    if illuminant_cct_k is None:
+        illuminant_cct_k = 1e6 / rng.uniform(1e6 / 8000.0, 1e6 / 2500.0)
+    if settings is None:
+        settings = auto_settings(profile, scene, float(focal_length_mm), compensation_ev)
+    wb, ccm = shot_colour(profile, illuminant_cct_k)
+    signal = clean_raw_mosaic(profile, scene, settings, wb, ccm)
+    gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+    noisy = quantise_raw(add_sensor_noise(signal, profile.noise, settings.analog_iso, gen), profile)
+    meta = shot_metadata(profile, settings, wb, ccm, signal.shape[-2:])
+    srgb = render_camera_srgb(noisy, meta, settings, profile.lens, profile.mid_grey_raw, profile.style)
+    jpeg = None
+    if profile.style.jpeg_quality is not None:
+        jpeg, srgb = encode_jpeg(srgb, profile.style.jpeg_quality, exif_from_metadata(meta, tuple(signal.shape[-2:])))
+    return RenderedShot(
+        noisy_raw=noisy,
+        clean_raw=signal.clamp(max=1.0).float(),
+        camera_srgb=srgb,
+        camera_jpeg=jpeg,
+        metadata=meta,
+        settings=settings,
+        illuminant_cct_k=float(illuminant_cct_k),
+        scene=scene,
+    )

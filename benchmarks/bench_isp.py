@@ -1,0 +1,144 @@
+"""Speed and memory of the ParamISP networks on this machine.
+
+    python -m benchmarks.bench_isp speed            # ms per megapixel, both configs and directions
+    python -m benchmarks.bench_isp rss --config small --direction forward --megapixels 24
+    python -m benchmarks.bench_isp all              # both, each RSS run in a fresh process
+
+Untrained weights (speed does not depend on them). Timings are the best of ``--repeats`` runs after a
+warm-up, in eval mode, fp32, through the full-resolution API (:mod:`core_isp.inference`).
+
+Peak memory is the process's ``VmHWM`` (peak resident set of its own address space), not
+``getrusage().ru_maxrss``: on Linux a child started by fork/exec inherits in ``ru_maxrss`` the resident size
+of the parent it was forked from, which here is the speed benchmark's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks._machine import machine_line
+from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp
+from core_isp.metadata import CameraMetadata
+from core_isp.models import CONFIGS, DIRECTIONS, ParamISP, get_config
+
+META = CameraMetadata(
+    cfa_pattern="RGGB",
+    wb_gains=(2.0, 1.0, 1.6),
+    ccm_wb_cam_to_srgb=((1.6, -0.4, -0.2), (-0.3, 1.5, -0.2), (0.1, -0.6, 1.5)),
+    exposure_time_s=0.01,
+    iso=400.0,
+    f_number=4.0,
+    focal_length_mm=35.0,
+)
+ISP = {"forward": forward_isp, "inverse": inverse_isp}
+#: The large-image runs of ``all``: config, direction, tile, channels-last.
+RSS_RUNS = (
+    ("small", "forward", DEFAULT_TILE, False),
+    ("small", "inverse", DEFAULT_TILE, False),
+    ("base", "forward", DEFAULT_TILE, False),
+    ("base", "forward", 1024, True),
+)
+
+
+def peak_rss_gib() -> float:
+    """Peak resident set size of this process's address space, in GiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    raise RuntimeError("no VmHWM in /proc/self/status (not Linux?)")
+
+
+def image(direction: str, height: int, width: int) -> torch.Tensor:
+    """A random network input (speed does not depend on content)."""
+    return torch.rand(1, 1 if direction == "forward" else 3, height, width, generator=torch.Generator().manual_seed(0))
+
+
+def ms_per_megapixel(
+    config: str, direction: str, size: int, tile: int | None, channels_last: bool, repeats: int
+) -> float:
+    """Best-of-``repeats`` wall time of one direction on a ``size x size`` image, in ms per megapixel."""
+    model = ParamISP(get_config(config), direction).eval()  # type: ignore[arg-type]
+    x = image(direction, size, size)
+    run = ISP[direction]
+    run(model, x, [META], tile=tile, channels_last=channels_last)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(model, x, [META], tile=tile, channels_last=channels_last)
+        best = min(best, time.perf_counter() - start)
+    return best * 1000 / (size * size / 1e6)
+
+
+def speed(repeats: int) -> list[str]:
+    """Markdown rows: config, direction, layout, ms/MP."""
+    rows = []
+    for config in CONFIGS:
+        for direction in DIRECTIONS:
+            for label, size, tile in (
+                ("512 x 512, one pass", 512, None),
+                (f"1024 x 1024, tile {DEFAULT_TILE}", 1024, DEFAULT_TILE),
+            ):
+                for channels_last in (False, True):
+                    ms = ms_per_megapixel(config, direction, size, tile, channels_last, repeats)
+                    layout = "channels-last" if channels_last else "NCHW"
+                    rows.append(f"| {config} | {direction} | {label} | {layout} | {ms:,.0f} |")
+                    print(rows[-1], flush=True)
+    return rows
+
+
+def rss(config: str, direction: str, megapixels: float, tile: int, channels_last: bool) -> str:
+    """Run one direction on a 3:2 image of ``megapixels`` in this process; a markdown row with peak RSS."""
+    width = int((megapixels * 1e6 * 1.5) ** 0.5) // 4 * 4
+    height = int(width / 1.5) // 4 * 4
+    model = ParamISP(get_config(config), direction).eval()  # type: ignore[arg-type]
+    x = image(direction, height, width)
+    before = peak_rss_gib()
+    start = time.perf_counter()
+    out = ISP[direction](model, x, [META], tile=tile, channels_last=channels_last)
+    seconds = time.perf_counter() - start
+    peak = peak_rss_gib()
+    assert torch.isfinite(out).all()
+    mp = height * width / 1e6
+    layout = "channels-last" if channels_last else "NCHW"
+    return (
+        f"| {config} | {direction} | {width} x {height} ({mp:.1f} MP) | {tile} | {layout} | {before:.2f} | "
+        f"{peak:.2f} | {seconds:,.0f} | {seconds * 1000 / mp:,.0f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("speed", "rss", "all"))
+    parser.add_argument("--config", default="small", choices=tuple(CONFIGS))
+    parser.add_argument("--direction", default="forward", choices=DIRECTIONS)
+    parser.add_argument("--megapixels", type=float, default=24.0)
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE)
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(machine_line(), flush=True)
+    if args.what in ("speed", "all"):
+        print("| config | direction | input | layout | ms / MP |\n|---|---|---|---|---:|", flush=True)
+        speed(args.repeats)
+    if args.what == "rss":
+        print(rss(args.config, args.direction, args.megapixels, args.tile, args.channels_last), flush=True)
+    if args.what == "all":
+        print(
+            "| config | direction | image | tile | layout | RSS before (GiB) | peak RSS (GiB) | s | ms / MP |\n"
+            "|---|---|---|---:|---|---:|---:|---:|---:|",
+            flush=True,
+        )
+        for config, direction, tile, channels_last in RSS_RUNS:
+            cmd = [sys.executable, "-m", "benchmarks.bench_isp", "rss", "--config", config, "--direction", direction]
+            cmd += ["--megapixels", str(args.megapixels), "--tile", str(tile)]
+            subprocess.run(cmd + (["--channels-last"] if channels_last else []), check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""ParamISP checkpoints: one ``.safetensors`` file per direction, its identity in the file's metadata.
+
+The metadata (all strings) holds ``format_version``, ``direction``, ``config`` (JSON), ``camera_profile``,
+``training_stage``, ``code_version``, ``data_manifest_hash`` and ``weights_dtype``. Weights may be stored in
+fp16 (half the size) and are upcast to fp32 when loaded. Loading refuses, with a one-line reason, a file of
+another format version, direction or config.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from core_isp.errors import BadInputError
+from core_isp.io.writers import atomic_write
+from core_isp.models.config import ParamISPConfig, get_config
+from core_isp.models.paramisp import DIRECTIONS, Direction, ParamISP
+
+FORMAT_VERSION = "1"
+#: Stages of the recipe a checkpoint can come from; "init" is an untrained network.
+# DECIDE(5): fine-tuning (stage 2) starts from the stage-1 checkpoint loaded with ``load_checkpoint`` and the
+# same optimiser settings; the file records which stage wrote it, so a loader can tell them apart.
+TRAINING_STAGES = ("init", "pretrain", "finetune", "joint")
+WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a checkpoint file says about itself."""
+
+    format_version: str
+    direction: Direction
+    config: ParamISPConfig
+    camera_profile: str
+    training_stage: str
+    code_version: str
+    #: Hash of the training data manifest (DECIDE(10): our own splits, identified by this hash).
+    data_manifest_hash: str
+    weights_dtype: str
+
+    def to_metadata(self) -> dict[str, str]:
+        """The safetensors metadata (string values)."""
+        return {
+            "format_version": self.format_version,
+            "direction": self.direction,
+            "config": self.config.to_json(),
+            "camera_profile": self.camera_profile,
+            "training_stage": self.training_stage,
+            "code_version": self.code_version,
+            "data_manifest_hash": self.data_manifest_hash,
+            "weights_dtype": self.weights_dtype,
+        }
+
+
+def code_version() -> str:
+    """The package version, plus ``+g<commit>`` when the code is a git checkout."""
+    try:
+        v = version("paramisp")
+    except PackageNotFoundError:
+        v = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return v
+    return f"{v}+g{commit}" if commit else v
+
+
+def save_checkpoint(
+    model: ParamISP,
+    path: str | Path,
+    *,
+    camera_profile: str,
+    training_stage: str,
+    data_manifest_hash: str = "unknown",
+    weights_dtype: str = "float32",
+    overwrite: bool = True,
+) -> CheckpointInfo:
+    """Write ``model``'s weights and identity to ``path`` (a ``.safetensors`` file), atomically."""
+    if training_stage not in TRAINING_STAGES:
+        raise BadInputError(f"training_stage must be one of {TRAINING_STAGES}, got {training_stage!r}")
+    if weights_dtype not in WEIGHT_DTYPES:
+        raise BadInputError(f"weights_dtype must be one of {tuple(WEIGHT_DTYPES)}, got {weights_dtype!r}")
+    info = CheckpointInfo(
+        format_version=FORMAT_VERSION,
+        direction=model.direction,
+        config=model.config,
+        camera_profile=camera_profile,
+        training_stage=training_stage,
+        code_version=code_version(),
+        data_manifest_hash=data_manifest_hash,
+        weights_dtype=weights_dtype,
+    )
+    dtype = WEIGHT_DTYPES[weights_dtype]
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata=info.to_metadata())
+    return info
+
+
+def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """Read and validate a checkpoint's metadata without loading its weights."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (OSError, SafetensorError) as e:
+        raise BadInputError(f"{path}: not a readable safetensors checkpoint ({e})") from e
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise BadInputError(
+            f"{path}: checkpoint format version {meta.get('format_version')!r}, this code reads {FORMAT_VERSION!r}"
+        )
+    missing = [k for k in CheckpointInfo.__dataclass_fields__ if k not in meta]
+    if missing:
+        raise BadInputError(f"{path}: checkpoint metadata lacks {', '.join(missing)}")
+    if meta["direction"] not in DIRECTIONS:
+        raise BadInputError(f"{path}: unknown direction {meta['direction']!r}")
+    return CheckpointInfo(
+        format_version=meta["format_version"],
+        direction=meta["direction"],  # type: ignore[arg-type]
+        config=ParamISPConfig.from_json(meta["config"]),
+        camera_profile=meta["camera_profile"],
+        training_stage=meta["training_stage"],
+        code_version=meta["code_version"],
+        data_manifest_hash=meta["data_manifest_hash"],
+        weights_dtype=meta["weights_dtype"],
+    )
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    direction: Direction,
+    config: str | ParamISPConfig | None = None,
+    device: torch.device | str = "cpu",
+) -> tuple[ParamISP, CheckpointInfo]:
+    """Build the model a checkpoint describes and load its weights (upcast to fp32), in eval mode.
+
+    Refuses (:class:`BadInputError`, one line) a checkpoint of another format version or ``direction``, or,
+    when ``config`` (a name or a config) is given, of another config.
+    """
+    info = read_checkpoint_info(path)
+    if info.direction != direction:
+        raise BadInputError(f"{path}: checkpoint is for the {info.direction} ISP, expected {direction}")
+    if config is not None:
+        expected = get_config(config) if isinstance(config, str) else config
+        if info.config != expected:
+            raise BadInputError(
+                f"{path}: checkpoint config {info.config.name!r} ({info.config.to_json()}) "
+                f"differs from the expected {expected.name!r} ({expected.to_json()})"
+            )
+    model = ParamISP(info.config, info.direction)
+    tensors = load_file(str(path))
+    expected_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found_shapes = {k: tuple(v.shape) for k, v in tensors.items()}
+    if found_shapes != expected_shapes:
+        wrong = sorted(set(found_shapes) ^ set(expected_shapes)) or sorted(
+            k for k in found_shapes if found_shapes[k] != expected_shapes[k]
+        )
+        raise BadInputError(f"{path}: weights do not match config {info.config.name!r} (first mismatch: {wrong[0]})")
+    model.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return model.to(device).eval(), info

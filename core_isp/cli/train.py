@@ -1,0 +1,88 @@
+"""``paramisp prepare FOLDER -o CACHE`` and ``paramisp train``: data preparation and the training stages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import torch.distributed as dist
+import typer
+
+from core_isp.cli.common import emit_json, log, one_line_errors, setup_logging
+from core_isp.cli.main import app
+from core_isp.errors import BadInputError
+
+
+@app.command("prepare")
+def prepare_command(
+    folder: Annotated[Path, typer.Argument(help="folder of RAW files, each with its camera JPEG")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="cache folder to write")],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="rebuild an existing cache")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="machine-readable report on stdout")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Pair each RAW with its camera JPEG (sidecar or embedded), register and cache the pairs."""
+    from core_isp.training.prepare import prepare_folder
+
+    setup_logging(verbose)
+    with one_line_errors():
+        if not folder.is_dir():
+            raise BadInputError(f"{folder}: not a folder")
+        report = prepare_folder(folder, out, overwrite=overwrite)
+        for p in report.pairs:
+            log.info(
+                "%-24s %-8s score %.3f  scale %.4f  offset (%.2f, %.2f)  %s%s  -> %s",
+                p.name, p.jpeg_source, p.score, p.scale, *p.offset_px,
+                f"{p.size_hw[0]}x{p.size_hw[1]}", " downscaled" if p.downscaled else "", p.split,
+            )  # fmt: skip
+        for r in report.rejected:
+            log.info("%-24s rejected: %s", r["file"], r["reason"])
+        log.info("%s: %d pairs cached, %d rejected", out, len(report.pairs), len(report.rejected))
+        if json_out:
+            emit_json({"cache": str(out), "pairs": [vars(p) for p in report.pairs], "rejected": report.rejected})
+
+
+@app.command("train")
+def train_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="run folder (checkpoints, state, log.csv)")],
+    stage: Annotated[str, typer.Option("--stage", help="pretrain, finetune or joint")] = "pretrain",
+    direction: Annotated[str, typer.Option("--direction", help="forward or inverse (not for joint)")] = "forward",
+    data: Annotated[str, typer.Option("--data", help="sim:<profile>[,<profile>...] or a prepared cache")] = (
+        "sim:nikon-d7000,nikon-d90,nikon-d40,sony-a7r3,samsung-s7"
+    ),
+    steps: Annotated[int, typer.Option("--steps", help="iteration budget")] = 1000,
+    config: Annotated[str, typer.Option("--config", help="small or base")] = "small",
+    batch_size: Annotated[int, typer.Option("--batch", help="global batch size")] = 8,
+    crop: Annotated[int, typer.Option("--crop", help="training crop (pixels, multiple of 4)")] = 128,
+    lr: Annotated[float, typer.Option("--lr")] = 2e-4,
+    lr_step_every: Annotated[int, typer.Option("--lr-step-every", help="iterations per x0.8 decay")] = 1000,
+    val_every: Annotated[int, typer.Option("--val-every")] = 100,
+    val_samples: Annotated[int, typer.Option("--val-samples")] = 16,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    init_forward: Annotated[str | None, typer.Option("--init-forward", help="checkpoint to start from")] = None,
+    init_inverse: Annotated[str | None, typer.Option("--init-inverse", help="checkpoint to start from")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train ParamISP (one stage). Multi-GPU / multi-node: launch with ``torchrun ... -m core_isp.cli train``."""
+    from core_isp.training.trainer import Trainer, TrainSettings
+
+    setup_logging(verbose)
+    with one_line_errors():
+        settings = TrainSettings(
+            stage=stage, direction=direction, data=data, steps=steps, config=config, batch_size=batch_size,
+            crop=crop, lr=lr, lr_step_every=lr_step_every, val_every=val_every, val_samples=val_samples, seed=seed,
+            init_forward=init_forward, init_inverse=init_inverse,
+        )  # fmt: skip
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if distributed:
+            import torch
+
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        try:
+            scores = Trainer(settings, out, resume=resume).run()
+        finally:
+            if distributed:
+                dist.destroy_process_group()
+        log.info("%s: done; last validation %s", out, scores)

@@ -1,0 +1,1 @@
+"""Training the ISPs: data (simulated cameras, a user's RAW folder), stages, reproducible runs."""

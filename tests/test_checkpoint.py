@@ -1,0 +1,74 @@
+"""Checkpoints: round trip, fp16 storage, and refusal of the wrong file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from test_models import META, make_model, model_input
+
+from core_isp.checkpoint import FORMAT_VERSION, code_version, load_checkpoint, read_checkpoint_info, save_checkpoint
+from core_isp.errors import BadInputError
+from core_isp.models import ShotParams, get_config
+
+
+@pytest.fixture
+def inverse_model():
+    return make_model("small", "inverse")
+
+
+def outputs(model, direction="inverse"):
+    with torch.no_grad():
+        return model(model_input(direction, 1, 96, 96), ShotParams.from_metadata([META]))
+
+
+def test_save_load_gives_identical_outputs_and_identity(tmp_path, inverse_model):
+    path = tmp_path / "inverse.safetensors"
+    save_checkpoint(
+        inverse_model, path, camera_profile="NIKON D7000", training_stage="finetune", data_manifest_hash="ab12"
+    )
+    model, info = load_checkpoint(path, direction="inverse", config="small")
+    assert torch.equal(outputs(model), outputs(inverse_model))
+    assert not model.training
+    assert info.format_version == FORMAT_VERSION and info.config == get_config("small")
+    assert (info.camera_profile, info.training_stage, info.data_manifest_hash) == ("NIKON D7000", "finetune", "ab12")
+    assert info.code_version == code_version() and info.code_version.startswith("0.1.0")
+    assert read_checkpoint_info(path) == info
+
+
+def test_fp16_storage_is_upcast_with_a_small_difference(tmp_path, inverse_model):
+    full, half = tmp_path / "fp32.safetensors", tmp_path / "fp16.safetensors"
+    save_checkpoint(inverse_model, full, camera_profile="x", training_stage="init")
+    save_checkpoint(inverse_model, half, camera_profile="x", training_stage="init", weights_dtype="float16")
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    model, info = load_checkpoint(half, direction="inverse")
+    assert info.weights_dtype == "float16"
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    diff = (outputs(model) - outputs(inverse_model)).abs()
+    assert 0 < diff.max() < 5e-3 and diff.mean() < 5e-4
+
+
+def test_refuses_wrong_direction_config_or_version(tmp_path, inverse_model):
+    path = tmp_path / "inverse.safetensors"
+    save_checkpoint(inverse_model, path, camera_profile="x", training_stage="pretrain")
+    refusals = {
+        "for the inverse ISP, expected forward": dict(direction="forward"),
+        "differs from the expected 'base'": dict(direction="inverse", config="base"),
+        "differs from the expected 'small'": dict(direction="inverse", config=get_config("small").replace(channels=16)),
+    }
+    for reason, kwargs in refusals.items():
+        with pytest.raises(BadInputError, match=reason) as e:
+            load_checkpoint(path, **kwargs)
+        assert "\n" not in str(e.value)
+
+    tensors, meta = load_file(str(path)), read_checkpoint_info(path).to_metadata()
+    save_file(tensors, str(tmp_path / "v2.safetensors"), metadata={**meta, "format_version": "2"})
+    with pytest.raises(BadInputError, match="format version '2', this code reads '1'"):
+        load_checkpoint(tmp_path / "v2.safetensors", direction="inverse")
+    # Metadata that claims another config than the weights hold.
+    save_file(tensors, str(tmp_path / "lying.safetensors"), metadata={**meta, "config": get_config("base").to_json()})
+    with pytest.raises(BadInputError, match="weights do not match config 'base'"):
+        load_checkpoint(tmp_path / "lying.safetensors", direction="inverse")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(BadInputError, match="not a readable safetensors checkpoint"):
+        load_checkpoint(tmp_path / "junk.safetensors", direction="inverse")

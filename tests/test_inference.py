@@ -1,0 +1,103 @@
+"""Full-resolution inference: tiled equals untiled, any size, CFA phase, precision and memory format."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from test_models import META, make_model, model_input
+
+from core_isp.errors import BadInputError
+from core_isp.inference import forward_isp, inverse_isp, round_up, run_tiled, tile_spans
+from core_isp.models import DIRECTIONS, ParamISP, ShotParams, get_config
+
+ISP = {"forward": forward_isp, "inverse": inverse_isp}
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+@pytest.mark.parametrize("context_size", [128, 512])
+def test_small_config_tiled_equals_untiled(direction, context_size):
+    model = make_model("small", direction, context_size=context_size)
+    x = model_input(direction, 1, 250, 246)  # padded to 252 x 248: 4 x 4 tiles of 64
+    shots = [META.replace(cfa_pattern="GBRG")]
+    whole = ISP[direction](model, x, shots, tile=None)
+    tiled = ISP[direction](model, x, shots, tile=64)
+    assert len(tile_spans(252, 64, round_up(model.reach))) == 4
+    assert tiled.shape == whole.shape == (1, 3 if direction == "forward" else 1, 250, 246)
+    assert (tiled - whole).abs().max().item() < 1e-4
+    # The halo matters: with one much smaller than the reach the same check fails.
+    short = ISP[direction](model, x, shots, tile=64, halo=8)
+    assert (short - whole).abs().max().item() > 1e-4
+
+
+@pytest.mark.parametrize(("size", "tile", "halo"), [(252, 64, 60), (64, 64, 60), (400, 128, 112), (8, 4, 0)])
+def test_tile_spans_cover_with_halo_and_one_window_shape(size, tile, halo):
+    spans = tile_spans(size, tile, halo)
+    assert [s for s, *_ in spans] == list(range(0, size, tile)) and spans[-1][1] == size
+    assert len({w1 - w0 for *_, w0, w1 in spans}) == 1
+    for start, end, w0, w1 in spans:
+        assert w0 >= 0 and w1 <= size and w0 % 4 == 0
+        assert start - w0 >= halo or w0 == 0
+        assert w1 - end >= halo or w1 == size
+
+
+def test_run_tiled_reproduces_a_local_filter():
+    x = torch.rand(2, 3, 100, 72)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(F.pad(t, (2, 2, 2, 2), mode="replicate"), 5, stride=1)
+
+    tiled = run_tiled(blur, x, 3, 16, 4, torch.device("cpu"))
+    assert torch.allclose(tiled, blur(x), atol=1e-6)
+
+
+def test_any_size_keeps_shape_and_cfa_phase():
+    # At init the learned part is near the identity, so a grey image comes back as grey / WB at each site.
+    model = ParamISP(get_config("small"), "inverse").eval()
+    meta = META.replace(cfa_pattern="GBRG", ccm_wb_cam_to_srgb=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)))
+    raw = inverse_isp(model, torch.full((1, 3, 97, 101), 0.5), [meta], tile=None)
+    assert raw.shape == (1, 1, 97, 101)
+    expected = 0.5 / torch.tensor([[1.0, META.wb_gains[2]], [META.wb_gains[0], 1.0]])  # G B / R G
+    for dy in (0, 1):
+        for dx in (0, 1):
+            sites = raw[0, 0, dy::2, dx::2]
+            assert sites.sub(expected[dy, dx]).abs().max() < 0.02
+
+
+def test_bf16_autocast_and_channels_last_run_and_agree():
+    for direction in DIRECTIONS:
+        model = make_model("small", direction)
+        x = model_input(direction, 1, 128, 96)
+        ref = ISP[direction](model, x, [META], tile=None)
+        cl = ISP[direction](model, x, [META], tile=64, channels_last=True)
+        bf16 = ISP[direction](model, x, [META], tile=64, autocast_dtype=torch.bfloat16, channels_last=True)
+        assert cl.dtype == bf16.dtype == torch.float32
+        assert (cl - ref).abs().max() < 1e-4
+        # bf16 moves the output by a few per mille (inverse) to 2 % (forward, whose GlobalNet amplifies).
+        assert (bf16 - ref).abs().mean() < 0.05 * ref.abs().mean()
+
+
+def test_refuses_wrong_model_batch_or_tile():
+    model = make_model("small", "inverse")
+    srgb = torch.rand(1, 3, 96, 96)
+    with pytest.raises(BadInputError, match="needs a forward model"):
+        forward_isp(model, torch.rand(1, 1, 96, 96), [META])
+    with pytest.raises(BadInputError, match="2 shots for a batch of 1"):
+        inverse_isp(model, srgb, [META, META])
+    with pytest.raises(BadInputError, match="multiples of 4"):
+        inverse_isp(model, srgb, [META], tile=50)
+
+
+def test_training_mode_is_restored():
+    model = make_model("small", "inverse").train()
+    srgb = torch.rand(1, 3, 96, 96)
+    a = inverse_isp(model, srgb, ShotParams.from_metadata([META]))
+    b = inverse_isp(model, srgb, [META])
+    assert model.training and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_image_smaller_than_globalnets_minimum(direction):
+    model = make_model("small", direction)
+    out = ISP[direction](model, model_input(direction, 2, 30, 22), [META, META.replace(iso=None)])
+    assert out.shape == (2, 3 if direction == "forward" else 1, 30, 22) and torch.isfinite(out).all()

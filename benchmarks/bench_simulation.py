@@ -24,6 +24,8 @@ def main() -> None:
     print("| profile | size | scene sampling (ms/MP) | render_shot (ms/MP) |")
     print("|---|---|---|---|")
     rng = np.random.default_rng(0)
+    # Warm-up: imports, the scene file cache, first-call allocations.
+    render_shot(PROFILES["nikon-d7000"], sample_scene(sources["hdr:mt_tam_west"], 64, 64, rng, 200.0), seed=0)
     for name, profile in PROFILES.items():
         for h, w in SIZES:
             mp = h * w / 1e6

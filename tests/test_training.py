@@ -109,6 +109,26 @@ def test_short_run_learns_and_beats_the_canonical_pipeline(tmp_path):
     assert p_learned > p_canonical, (p_learned, p_canonical)
 
 
+def test_joint_stage_starts_from_both_directions_and_reports_the_cycle(tmp_path):
+    for d in ("forward", "inverse"):
+        Trainer(settings(direction=d, steps=2, val_every=100), tmp_path / d, progress=False).run()
+    joint = settings(
+        stage="joint",
+        steps=2,
+        val_every=2,
+        init_forward=str(tmp_path / "forward/forward.last.safetensors"),
+        init_inverse=str(tmp_path / "inverse/inverse.last.safetensors"),
+    )
+    scores = Trainer(joint, tmp_path / "joint", progress=False).run()
+    assert {"inverse_psnr", "inverse_psnr_noisy", "forward_psnr", "cycle_psnr"} <= set(scores)
+    for d in ("forward", "inverse"):
+        _, info = load_checkpoint(tmp_path / f"joint/{d}.best.safetensors", direction=d)  # type: ignore[arg-type]
+        assert info.training_stage == "joint"
+    with open(tmp_path / "joint/log.csv") as f:
+        parts = json.loads(next(csv.DictReader(f))["parts"])
+    assert set(parts) == {"inverse", "forward", "cycle"}
+
+
 def test_prepare_pairs_real_and_simulated_folders(tmp_path):
     folder = tmp_path / "camera"
     folder.mkdir()

@@ -124,24 +124,28 @@ def stage_loss(models: dict[str, nn.Module], batch: Batch, stage: str) -> tuple[
 
 @torch.no_grad()
 def validate(models: dict[str, nn.Module], batches: list[Batch], stage: str) -> dict[str, float]:
-    """Mean PSNR (clipped, border removed) on the fixed validation batches, per direction."""
+    """Mean PSNR (clipped, border removed) on the fixed validation batches, per direction.
+
+    The inverse is scored against its target (the clean RAW when known) and against the recorded, noisy RAW.
+    """
     for m in models.values():
         m.eval()
     sums: dict[str, float] = {}
     n = 0
+
+    def add(name: str, pred: torch.Tensor, target: torch.Tensor) -> None:
+        sums[name] = sums.get(name, 0.0) + float(psnr(_crop(pred.clamp(0, 1)), _crop(target.clamp(0, 1))).sum())
+
     for batch in batches:
         n += batch.raw.shape[0]
         if "inverse" in models:
             raw_hat = models["inverse"](batch.srgb, batch.shots).clamp(0, 1)
-            sums["inverse_psnr"] = sums.get("inverse_psnr", 0.0) + float(
-                psnr(_crop(raw_hat), _crop(batch.raw_target)).sum()
-            )
+            add("inverse_psnr", raw_hat, batch.raw_target)
+            add("inverse_psnr_noisy", raw_hat, batch.raw)
         if "forward" in models:
-            srgb_hat = models["forward"](batch.raw, batch.shots).clamp(0, 1)
-            sums["forward_psnr"] = sums.get("forward_psnr", 0.0) + float(psnr(_crop(srgb_hat), _crop(batch.srgb)).sum())
+            add("forward_psnr", models["forward"](batch.raw, batch.shots), batch.srgb)
         if stage == "joint":
-            cyc = models["forward"](raw_hat, batch.shots).clamp(0, 1)
-            sums["cycle_psnr"] = sums.get("cycle_psnr", 0.0) + float(psnr(_crop(cyc), _crop(batch.srgb)).sum())
+            add("cycle_psnr", models["forward"](raw_hat, batch.shots), batch.srgb)
     for m in models.values():
         m.train()
     out = {k: v / n for k, v in sums.items()}

@@ -43,6 +43,8 @@ class CheckpointInfo:
     #: Hash of the training data manifest (DECIDE(10): our own splits, identified by this hash).
     data_manifest_hash: str
     weights_dtype: str
+    #: How the weights were trained (JSON: stage settings, seeds, step budget; "{}" for untrained ones).
+    training: str = "{}"
 
     def to_metadata(self) -> dict[str, str]:
         """The safetensors metadata (string values)."""
@@ -55,6 +57,7 @@ class CheckpointInfo:
             "code_version": self.code_version,
             "data_manifest_hash": self.data_manifest_hash,
             "weights_dtype": self.weights_dtype,
+            "training": self.training,
         }
 
 
@@ -86,6 +89,7 @@ def save_checkpoint(
     training_stage: str,
     data_manifest_hash: str = "unknown",
     weights_dtype: str = "float32",
+    training: str = "{}",
     overwrite: bool = True,
 ) -> CheckpointInfo:
     """Write ``model``'s weights and identity to ``path`` (a ``.safetensors`` file), atomically."""
@@ -102,6 +106,7 @@ def save_checkpoint(
         code_version=code_version(),
         data_manifest_hash=data_manifest_hash,
         weights_dtype=weights_dtype,
+        training=training,
     )
     dtype = WEIGHT_DTYPES[weights_dtype]
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
@@ -135,6 +140,7 @@ def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
         code_version=meta["code_version"],
         data_manifest_hash=meta["data_manifest_hash"],
         weights_dtype=meta["weights_dtype"],
+        training=meta["training"],
     )
 
 

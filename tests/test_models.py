@@ -318,3 +318,15 @@ def test_quantise_raw_keeps_black_and_white():
     assert q[1].item() == 0.0 and q[4].item() == 1.0 and q[5].item() == 1.0
     assert torch.equal(quantise_raw(q), q)
     assert (q[1:5] - x[1:5]).abs().max() <= 0.5 / (2**14 - 1) + 1e-7
+
+
+@pytest.mark.parametrize("embedding", ["colour", "none"])
+def test_ablated_embeddings_ignore_what_they_leave_out(embedding):
+    model = make_model("small", "forward", embedding=embedding)
+    meta = META
+    stripped = meta.replace(exposure_time_s=None, iso=None, f_number=None, focal_length_mm=None)
+    h_full = model.embed(ShotParams.from_metadata([meta]))
+    torch.testing.assert_close(h_full, model.embed(ShotParams.from_metadata([stripped])))
+    other_wb = meta.replace(wb_gains=(1.2, 1.0, 2.5))
+    same = torch.allclose(h_full, model.embed(ShotParams.from_metadata([other_wb])))
+    assert same == (embedding == "none")

@@ -8,9 +8,16 @@ from dataclasses import dataclass
 
 import torch
 
-from core_isp.canonical.colour_ops import apply_ccm, apply_wb, clip_highlights, highlight_threshold
-from core_isp.canonical.demosaic import demosaic
-from core_isp.canonical.tone import srgb_encode
+from core_isp.canonical.colour_ops import (
+    apply_ccm,
+    apply_wb,
+    clip_highlights,
+    highlight_threshold,
+    invert_ccm,
+    invert_wb,
+)
+from core_isp.canonical.demosaic import demosaic, mosaic
+from core_isp.canonical.tone import srgb_decode, srgb_encode
 from core_isp.cfa import cfa_batch
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.metadata import CameraMetadata
@@ -77,3 +84,16 @@ def develop(raw: torch.Tensor, params: CanonicalParams, demosaic_method: str = "
     rgb = clip_highlights(rgb, threshold) / threshold.to(rgb).view(-1, 1, 1, 1)
     rgb = apply_ccm(rgb, params.ccm)
     return srgb_encode(rgb.clamp(0.0, 1.0))
+
+
+def undevelop(srgb: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
+    """The canonical inverse of :func:`develop`: ``(B, 3, H, W)`` sRGB -> ``(B, 1, H, W)`` normalised mosaic.
+
+    sRGB decoding -> inverse colour matrix -> inverse white balance -> mosaic (the highlight rescale is
+    undone too, so ``undevelop(develop(x))`` returns x on unclipped sites).
+    """
+    check_shape(srgb, "B,3,H,W", "srgb")
+    rgb = invert_ccm(srgb_decode(srgb.clamp(0.0, 1.0)), params.ccm)
+    threshold = highlight_threshold(params.wb_gains, params.clip_level)
+    rgb = invert_wb(rgb * threshold.to(rgb).view(-1, 1, 1, 1), params.wb_gains)
+    return mosaic(rgb, params.cfa)

@@ -19,6 +19,6 @@ def _root() -> None:
 
 def main() -> None:
     """Console-script entry point: registers the subcommands, then runs."""
-    from core_isp.cli import develop, info, simulate, train  # noqa: F401  (registers the commands)
+    from core_isp.cli import convert, develop, info, simulate, train  # noqa: F401  (registers the commands)
 
     app()

@@ -53,9 +53,11 @@ def train_command(
     ),
     steps: Annotated[int, typer.Option("--steps", help="iteration budget")] = 1000,
     config: Annotated[str, typer.Option("--config", help="small or base")] = "small",
+    embedding: Annotated[str, typer.Option("--embedding", help="full, colour (ablation) or none (ablation)")] = "full",
     batch_size: Annotated[int, typer.Option("--batch", help="global batch size")] = 8,
     crop: Annotated[int, typer.Option("--crop", help="training crop (pixels, multiple of 4)")] = 128,
     lr: Annotated[float, typer.Option("--lr")] = 2e-4,
+    optics_dropout: Annotated[float, typer.Option("--optics-dropout", help="per-term drop probability")] = 0.2,
     lr_step_every: Annotated[int, typer.Option("--lr-step-every", help="iterations per x0.8 decay")] = 1000,
     val_every: Annotated[int, typer.Option("--val-every")] = 100,
     val_samples: Annotated[int, typer.Option("--val-samples")] = 16,
@@ -71,8 +73,10 @@ def train_command(
     setup_logging(verbose)
     with one_line_errors():
         settings = TrainSettings(
-            stage=stage, direction=direction, data=data, steps=steps, config=config, batch_size=batch_size,
-            crop=crop, lr=lr, lr_step_every=lr_step_every, val_every=val_every, val_samples=val_samples, seed=seed,
+            stage=stage, direction=direction, data=data, steps=steps, config=config, embedding=embedding,
+            batch_size=batch_size,
+            crop=crop, lr=lr, optics_dropout_p=optics_dropout, lr_step_every=lr_step_every, val_every=val_every,
+            val_samples=val_samples, seed=seed,
             init_forward=init_forward, init_inverse=init_inverse,
         )  # fmt: skip
         distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1

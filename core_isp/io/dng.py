@@ -208,7 +208,11 @@ def _crop(metadata: CameraMetadata, h: int, w: int) -> tuple[int, int, int, int]
 
 
 def write_dng(
-    path: str | Path, mosaic: np.ndarray | torch.Tensor, metadata: CameraMetadata, overwrite: bool = False
+    path: str | Path,
+    mosaic: np.ndarray | torch.Tensor,
+    metadata: CameraMetadata,
+    overwrite: bool = False,
+    description: str | None = None,
 ) -> Path:
     """Write a Bayer mosaic as an uncompressed 16-bit DNG that LibRaw, exiftool and DNG readers open.
 
@@ -220,6 +224,8 @@ def write_dng(
         metadata: the shot; ``cfa_pattern`` is required, and ``image_size_hw`` and
             ``default_crop_tlhw``, when set, must match the mosaic (crop the metadata with it).
         overwrite: replace an existing file.
+        description: written as ImageDescription (e.g. how a synthesised RAW was made and where its white
+            balance came from, which DNG has no tag for).
 
     Returns:
         ``path``.
@@ -270,6 +276,8 @@ def write_dng(
     }
     if metadata.wb_gains is not None:
         ifd0[50728] = _rationals(_RATIONAL, neutral_from_wb_gains(metadata.wb_gains))
+    if description:
+        ifd0[270] = _ascii(description)
     header = _tiff_header_and_ifds(ifd0, _exif_entries(metadata), True)
     with atomic_write(path, overwrite) as tmp, open(tmp, "wb") as f:
         f.write(header)

@@ -31,6 +31,9 @@ from core_isp.errors import BadInputError
 STATED_MACS_PER_PIXEL: dict[str, float] = {"base": 2.71e5, "small": 6.21e4}
 
 
+EMBEDDINGS = ("full", "colour", "none")
+
+
 @dataclass(frozen=True)
 class ParamISPConfig:
     """Sizes of one direction's networks; the same config serves the forward and the inverse ISP."""
@@ -48,12 +51,18 @@ class ParamISPConfig:
     hist_bins: tuple[int, ...] = (4, 8, 16)
     #: Sequential colour/tone stages GlobalNet predicts.
     global_stages: int = 4
+    #: What ParamNet embeds: ``"full"`` (colour and optical parameters, the paper), ``"colour"`` (WB and CCM
+    #: only: the optical terms are always masked) or ``"none"`` (no embedding, h = 0). The last two are the
+    #: ablations that measure what the EXIF optical parameters add.
+    embedding: str = "full"
     #: Longer side, in pixels, of the image the context pass pools over (see ``core_isp.models.context``).
     context_size: int = 512
 
     def __post_init__(self) -> None:
         if self.channels % 2 or self.channels < 2:
             raise BadInputError(f"channels must be a positive even number, got {self.channels}")
+        if self.embedding not in EMBEDDINGS:
+            raise BadInputError(f"embedding must be one of {EMBEDDINGS}, got {self.embedding!r}")
         if self.context_size % 4:
             raise BadInputError(f"context_size must be a multiple of 4, got {self.context_size}")
 

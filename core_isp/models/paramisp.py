@@ -59,8 +59,11 @@ class ParamISP(nn.Module):
         return localnet_reach(self.config) + _GRADIENT_REACH
 
     def embed(self, shots: ShotParams) -> torch.Tensor:
-        """The parameter embedding h ``(B, embed_dim)``."""
-        return self.paramnet(shots.wb_gains, shots.ccm, shots.optics, shots.optics_known)
+        """The parameter embedding h ``(B, embed_dim)`` (per the config's ``embedding`` ablation)."""
+        if self.config.embedding == "none":
+            return torch.zeros(shots.batch_size, self.config.embed_dim, device=shots.wb_gains.device)
+        known = shots.optics_known if self.config.embedding == "full" else torch.zeros_like(shots.optics_known)
+        return self.paramnet(shots.wb_gains, shots.ccm, shots.optics, known)
 
     def to_network(self, x: torch.Tensor, shots: ShotParams) -> torch.Tensor:
         """The canonical steps before the learned part -> ``(B, 3, H, W)`` fp32."""

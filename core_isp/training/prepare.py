@@ -33,6 +33,7 @@ from core_isp.io.camera_jpeg import find_camera_jpeg, register_camera_jpeg, warp
 from core_isp.io.metadata_reader import RAW_SUFFIXES
 from core_isp.io.raw_reader import read_raw
 from core_isp.io.writers import atomic_write
+from core_isp.metadata import CameraMetadata
 from core_isp.orientation import to_sensor
 
 CACHE_VERSION = 1
@@ -195,3 +196,46 @@ def prepare_folder(folder: Path, cache: Path, overwrite: bool = False, progress:
     with atomic_write(index_path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(index, indent=1))
     return report
+
+
+def split_pair_spatially(cache: Path, name: str, train_fraction: float = 0.6, guard_px: int = 64) -> None:
+    """Replace a cached pair by a left part (``train``) and a right part (``val``) with a guard band between.
+
+    For a same-scene result from a single RAW + JPEG (the Canon D30 here): the network is fine-tuned on one
+    part of the image and scored on a spatially disjoint part; the guard band (wider than the network's
+    reach) keeps any training crop from seeing test pixels. Column cuts stay even, so both parts keep RGGB.
+    """
+    index_path = cache / "index.json"
+    index = json.loads(index_path.read_text())
+    pair = next((p for p in index["pairs"] if p["name"] == name), None)
+    if pair is None:
+        raise BadInputError(f"{cache}: no pair named {name!r}")
+    base = cache / "pairs" / name
+    keys = [k for k in ("raw", "srgb", "clean") if Path(f"{base}.{k}.npy").is_file()]
+    arrays = {k: np.load(f"{base}.{k}.npy") for k in keys}
+    record = json.loads(Path(f"{base}.json").read_text())
+    h, w = pair["size_hw"]
+    cut = int(w * train_fraction) // 2 * 2
+    start = (cut + guard_px + 1) // 2 * 2
+    if start >= w - 16:
+        raise BadInputError(f"{name}: too narrow ({w} px) for a {guard_px}-pixel guard band")
+    parts = {"left": (0, cut, "train"), "right": (start, w, "val")}
+    new_pairs = [p for p in index["pairs"] if p["name"] != name]
+    for part, (x0, x1, split) in parts.items():
+        part_name = f"{name}_{part}"
+        for k, arr in arrays.items():
+            with atomic_write(cache / "pairs" / f"{part_name}.{k}.npy", overwrite=True) as tmp, open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(arr[:, x0:x1]))
+        meta = CameraMetadata.from_dict(record["metadata"]).replace(image_size_hw=(h, x1 - x0))
+        with atomic_write(cache / "pairs" / f"{part_name}.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps({**record, "metadata": meta.to_dict(), "size_hw": (h, x1 - x0)}, indent=1))
+        new_pairs.append({**pair, "name": part_name, "split": split, "size_hw": (h, x1 - x0)})
+    index["pairs"] = new_pairs
+    index["same_scene_split"] = {
+        "pair": name,
+        "train_columns": [0, cut],
+        "val_columns": [start, w],
+        "guard_px": guard_px,
+    }
+    with atomic_write(index_path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(index, indent=1))

@@ -34,7 +34,7 @@ from core_isp.checkpoint import load_checkpoint, save_checkpoint
 from core_isp.errors import BadInputError
 from core_isp.io.writers import atomic_write
 from core_isp.metrics import psnr
-from core_isp.models.config import get_config
+from core_isp.models.config import ParamISPConfig, get_config
 from core_isp.models.paramisp import ParamISP
 from core_isp.simulation.scenes import manifest_hash
 from core_isp.training.data import Batch, PreparedCache, SimulatedCameras, collate
@@ -54,6 +54,8 @@ class TrainSettings:
     data: str  # "sim:<profile>[,<profile>...]" or the path of a prepared cache
     steps: int
     config: str = "small"
+    #: ParamNet ablation: "full" (the paper), "colour" (WB/CCM terms only) or "none" (no embedding).
+    embedding: str = "full"
     batch_size: int = 8
     crop: int = 128
     lr: float = 2e-4
@@ -77,6 +79,10 @@ class TrainSettings:
             raise BadInputError(f"crop must be a multiple of 4 and at least 16, got {self.crop}")
         if self.steps < 1 or self.batch_size < 1:
             raise BadInputError("steps and batch size must be positive")
+
+    def model_config(self) -> ParamISPConfig:
+        """The network configuration this run trains."""
+        return get_config(self.config).replace(embedding=self.embedding)
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -187,10 +193,10 @@ class Trainer:
     def _init_model(self, direction: str) -> nn.Module:
         init = getattr(self.settings, f"init_{direction}")
         if init:
-            model, _ = load_checkpoint(init, direction=direction, config=self.settings.config)  # type: ignore[arg-type]
+            model, _ = load_checkpoint(init, direction=direction, config=self.settings.model_config())  # type: ignore[arg-type]
         else:
             torch.manual_seed(self.settings.seed + (0 if direction == "forward" else 1))
-            model = ParamISP(get_config(self.settings.config), direction)  # type: ignore[arg-type]
+            model = ParamISP(self.settings.model_config(), direction)  # type: ignore[arg-type]
         return model.to(self.device).train()
 
     def _wrap(self, model: nn.Module) -> nn.Module:
@@ -228,7 +234,8 @@ class Trainer:
     def _save(self, tag: str) -> None:
         for d, m in self.models.items():
             save_checkpoint(m, self.run_dir / f"{d}.{tag}.safetensors", camera_profile=self.camera_profile,
-                            training_stage=self.settings.stage, data_manifest_hash=self._data_hash())  # fmt: skip
+                            training_stage=self.settings.stage, data_manifest_hash=self._data_hash(),
+                            training=json.dumps({**dataclasses.asdict(self.settings), "step": self.step}))  # fmt: skip
 
     def _save_state(self) -> None:
         state = {

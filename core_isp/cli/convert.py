@@ -47,7 +47,17 @@ DEFAULT_PROFILE = "nikon-d7000"
 #: Estimated illuminants: bright scenes are daylight, dim ones indoor tungsten-ish light (mired-interpolated).
 _DAYLIGHT_K, _INDOOR_K, _BRIGHT_EV, _DIM_EV = 5500.0, 3400.0, 12.0, 7.0
 
-Float = Annotated[float | None, typer.Option()]
+# Options both commands share ("as if shot at ISO 1600": EXIF overrides, then where and how to run).
+IsoOption = Annotated[float | None, typer.Option("--iso", help="override the EXIF ISO")]
+ExposureOption = Annotated[float | None, typer.Option("--exposure-time", help="override the EXIF exposure time (s)")]
+FNumberOption = Annotated[float | None, typer.Option("--f-number", help="override the EXIF f-number")]
+FocalOption = Annotated[float | None, typer.Option("--focal-length", help="override the EXIF focal length (mm)")]
+DeviceOption = Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
+ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads")]
+TileOption = Annotated[int, typer.Option("--tile", help="tile size (pixels, multiple of 4): bounds memory")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="replace existing outputs")]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v")]
 
 
 def _overrides(meta: CameraMetadata, **values: float | None) -> CameraMetadata:
@@ -79,16 +89,16 @@ def to_srgb_command(
     ] = None,
     weights: Annotated[Path | None, typer.Option("--weights", "-w", help="a forward checkpoint instead")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="png, jpg or tif")] = "png",
-    iso: Float = None,
-    exposure_time: Annotated[float | None, typer.Option("--exposure-time")] = None,
-    f_number: Annotated[float | None, typer.Option("--f-number")] = None,
-    focal_length: Annotated[float | None, typer.Option("--focal-length")] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1 ...")] = "cpu",
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads")] = None,
-    tile: Annotated[int, typer.Option("--tile", help="tile size (pixels, multiple of 4)")] = 512,
-    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    iso: IsoOption = None,
+    exposure_time: ExposureOption = None,
+    f_number: FNumberOption = None,
+    focal_length: FocalOption = None,
+    device: DeviceOption = "cpu",
+    threads: ThreadsOption = None,
+    tile: TileOption = 512,
+    overwrite: OverwriteOption = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Render RAW files with the learned forward ISP (upright sRGB)."""
     setup_logging(verbose)
@@ -194,16 +204,16 @@ def to_raw_command(
     camera: Annotated[str | None, typer.Option("--camera", help="camera profile and its shipped weights")] = None,
     weights: Annotated[Path | None, typer.Option("--weights", "-w", help="an inverse checkpoint instead")] = None,
     wb: Annotated[str | None, typer.Option("--wb", help="estimate (default), daylight, or R,G,B gains")] = None,
-    iso: Float = None,
-    exposure_time: Annotated[float | None, typer.Option("--exposure-time")] = None,
-    f_number: Annotated[float | None, typer.Option("--f-number")] = None,
-    focal_length: Annotated[float | None, typer.Option("--focal-length")] = None,
-    device: Annotated[str, typer.Option("--device")] = "cpu",
-    threads: Annotated[int | None, typer.Option("--threads")] = None,
-    tile: Annotated[int, typer.Option("--tile")] = 512,
-    overwrite: Annotated[bool, typer.Option("--overwrite")] = False,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    iso: IsoOption = None,
+    exposure_time: ExposureOption = None,
+    f_number: FNumberOption = None,
+    focal_length: FocalOption = None,
+    device: DeviceOption = "cpu",
+    threads: ThreadsOption = None,
+    tile: TileOption = 512,
+    overwrite: OverwriteOption = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Turn sRGB photos into RAW (DNG) with the learned inverse ISP, as if taken by a camera profile."""
     setup_logging(verbose)

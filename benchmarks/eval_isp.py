@@ -1,6 +1,13 @@
 """Evaluate the learned ISPs against the classic pipelines on held-out simulated shots (and the real D30).
 
-    python -m benchmarks.eval_isp [RUN_ROOT]          # RUN_ROOT: the runs of tools/train_default_weights.py
+    python -m benchmarks.eval_isp [--ablation-runs runs/defaults] [--d30-runs runs/defaults-gpu] [--shots 24]
+
+Two studies, both from the runs of ``tools/train_default_weights.py``:
+
+* the shipped weights (``core_isp/weights``, whatever the registry holds) against the canonical pipeline and
+  the UPI-style fixed pipeline, on every simulated camera, and on the real D30 (same-scene split);
+* the ParamNet ablation of the CPU recipe: no ParamNet, its colour terms only, ParamISP with and without
+  optics dropout, all with identical seeds, data and step budget; EXIF-stripped shots.
 
 Test set: for every profile, ``N_SHOTS`` shots rendered from the *test* split's scene sources (disjoint from
 training and validation by source), seeds fixed. Metrics: the paper protocol (five 128-pixel crops, border 2,
@@ -11,9 +18,10 @@ per-image differences come with a 95 % bootstrap interval. Prints Markdown.
 
 from __future__ import annotations
 
+import argparse
+import csv
 import json
 import math
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -22,12 +30,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from benchmarks._machine import machine_line
 from core_isp.canonical import CanonicalParams, develop, undevelop
 from core_isp.canonical.upi import upi_process, upi_unprocess
 from core_isp.checkpoint import load_checkpoint
 from core_isp.inference import forward_isp, inverse_isp
+from core_isp.isp import LearnedISP, load_isp
 from core_isp.metadata import OPTICAL_FIELDS, CameraMetadata
 from core_isp.metrics import paper_protocol_scores, st_lpips
 from core_isp.models.paramisp import ParamISP
@@ -52,11 +62,11 @@ class Shot:
     exposure_time_s: float
 
 
-def test_shots(profile: str) -> list[Shot]:
+def test_shots(profile: str, n_shots: int = N_SHOTS) -> list[Shot]:
     sources = [s for s in load_manifest() if s.split == "test"]
     cache: dict[str, np.ndarray] = {}
     shots = []
-    for i in range(N_SHOTS):
+    for i in range(n_shots):
         shot, _ = simulate_shot(get_profile(profile), sources, shot_seed(EVAL_SEED, i), SIZE, image_cache=cache)
         m = shot.metadata
         shots.append(Shot(shot.noisy_raw, shot.clean_raw, shot.camera_srgb, m, m.iso, m.exposure_time_s))  # type: ignore[arg-type]
@@ -117,71 +127,70 @@ def fmt(x: float, digits: int = 2) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def main(root: Path) -> None:
-    t0 = time.time()
-    print(f"Machine: {machine_line()}\n")
-    variants = {
-        "no ParamNet": "none",
-        "ParamNet colour terms only": "colour",
-        "ParamISP, no optics dropout": "nodropout",
-        "ParamISP (pre-trained, camera-agnostic)": "paramisp",
-    }
-    models = {
-        name: {d: load(root / "pretrain" / v / d / f"{d}.best.safetensors", d) for d in ("forward", "inverse")}
-        for name, v in variants.items()
-    }
-    budget = json.loads(load_checkpoint(root / "pretrain/paramisp/forward/forward.best.safetensors",
-                                        direction="forward")[1].training)  # fmt: skip
-    print(
-        f"Learned variants: `small` config, {budget['steps']} steps x batch {budget['batch_size']} of "
-        f"{budget['crop']}x{budget['crop']} crops, seed {budget['seed']}, data {budget['data']}; "
-        "identical seeds, data and budget for every variant.\n"
-    )
+SHIPPED_GENERIC = "shipped, camera-agnostic"
+SHIPPED_TUNED = "shipped, fine-tuned on this camera"
+CANONICAL = "canonical"
+UPI = "UPI-style fixed (Brooks et al.)"
+ABLATION = {  # method name -> run folder of the CPU recipe's pre-training variants
+    "no ParamNet": "none",
+    "ParamNet colour terms only": "colour",
+    "ParamISP, no optics dropout": "nodropout",
+    "ParamISP": "paramisp",
+}
+STRIPPED = {"ParamISP, EXIF stripped": "ParamISP", "ParamISP no dropout, EXIF stripped": "ParamISP, no optics dropout"}
+Results = dict[str, dict[str, dict[str, np.ndarray]]]
 
-    results: dict[str, dict[str, dict[str, np.ndarray]]] = {}
-    shots_by_profile = {p: test_shots(p) for p in (*TUNING_PROFILES, *HELD_OUT_PROFILES)}
-    for profile, shots in shots_by_profile.items():
+
+def training_budget(run: Path, direction: str) -> tuple[dict, float]:
+    """A run's settings (from its best checkpoint) and its training wall time in seconds (from its log)."""
+    _, info = load_checkpoint(run / direction / f"{direction}.best.safetensors", direction=direction)  # type: ignore[arg-type]
+    settings = json.loads(info.training)
+    with open(run / direction / "log.csv", newline="") as f:
+        seconds = sum(settings["batch_size"] / float(r["patches_per_s"]) for r in csv.DictReader(f))
+    return settings, seconds
+
+
+def evaluate(ablation_root: Path, n_shots: int) -> tuple[Results, dict[str, list[Shot]]]:
+    """Score every method on every profile's test shots."""
+    ablation = {
+        name: {d: load(ablation_root / "pretrain" / v / d / f"{d}.best.safetensors", d) for d in ("forward", "inverse")}
+        for name, v in ABLATION.items()
+    }  # fmt: skip
+    generic = load_isp()
+    results: Results = {}
+    shots_by_profile = {p: test_shots(p, n_shots) for p in (*TUNING_PROFILES, *HELD_OUT_PROFILES)}
+    for profile, shots in tqdm(shots_by_profile.items(), desc="profiles", unit="camera"):
         res = {
-            "canonical": score(shots, lambda s: develop(s.raw, params(s)), lambda s: undevelop(s.srgb, params(s))),
-            "UPI-style fixed (Brooks et al.)": score(
-                shots, lambda s: upi_process(s.raw, params(s)), lambda s: upi_unprocess(s.srgb, params(s))
-            ),
-        }
-        for name, pair in models.items():
+            CANONICAL: score(shots, lambda s: develop(s.raw, params(s)), lambda s: undevelop(s.srgb, params(s))),
+            UPI: score(shots, lambda s: upi_process(s.raw, params(s)), lambda s: upi_unprocess(s.srgb, params(s))),
+            SHIPPED_GENERIC: shipped_score(shots, generic),
+        }  # fmt: skip
+        if profile in TUNING_PROFILES:
+            res[SHIPPED_TUNED] = shipped_score(shots, load_isp(profile))
+        for name, pair in ablation.items():
             res[name] = score(shots, learned_forward(pair["forward"]), learned_inverse(pair["inverse"]))
-        finetuned = root / "finetune" / profile
-        if finetuned.exists():
-            res["ParamISP (fine-tuned on this camera)"] = score(
-                shots,
-                learned_forward(load(finetuned / "forward/forward.best.safetensors", "forward")),
-                learned_inverse(load(finetuned / "inverse/inverse.best.safetensors", "inverse")),
-            )
-        for strip_name, key in (("ParamISP, EXIF stripped", "ParamISP (pre-trained, camera-agnostic)"),
-                                ("ParamISP no dropout, EXIF stripped", "ParamISP, no optics dropout")):  # fmt: skip
-            pair = models[key]
-            res[strip_name] = score(
-                shots, learned_forward(pair["forward"], True), learned_inverse(pair["inverse"], True)
-            )
+        for name, full in STRIPPED.items():
+            pair = ablation[full]
+            res[name] = score(shots, learned_forward(pair["forward"], True), learned_inverse(pair["inverse"], True))
         results[profile] = res
-        print(f"<!-- {profile} done at {time.time() - t0:.0f} s -->", flush=True)
-
-    report(results, shots_by_profile)
-    d30(root)
-    print(f"\nEvaluation took {time.time() - t0:.0f} s on this machine.")
+    return results, shots_by_profile
 
 
-METHOD_ORDER = [
-    "canonical",
-    "UPI-style fixed (Brooks et al.)",
-    "no ParamNet",
-    "ParamNet colour terms only",
-    "ParamISP, no optics dropout",
-    "ParamISP (pre-trained, camera-agnostic)",
-    "ParamISP (fine-tuned on this camera)",
-]
+def shipped_score(shots: list[Shot], isp: LearnedISP) -> dict[str, np.ndarray]:
+    return score(shots, learned_forward(isp.forward_model), learned_inverse(isp.inverse_model))  # type: ignore[arg-type]
 
 
-def report(results: dict, shots_by_profile: dict) -> None:
+def pooled(results: Results, profiles: list[str], method: str, metric: str) -> np.ndarray:
+    return np.concatenate([results[p][method][metric] for p in profiles])
+
+
+def ci_cell(diff: np.ndarray) -> str:
+    mean, lo, hi = bootstrap_ci(diff)
+    return f"{mean:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def camera_tables(results: Results, methods: list[str], title: str) -> None:
+    """Per-camera PSNR and pooled means, one table per direction and target."""
     tuning = list(TUNING_PROFILES)
     tables = (
         ("Forward (RAW -> sRGB)", ("fwd_psnr", "fwd_ssim", "fwd_stlpips")),
@@ -189,96 +198,87 @@ def report(results: dict, shots_by_profile: dict) -> None:
         ("Inverse (sRGB -> RAW), noisy-RAW target", ("inv_psnr_noisy", "inv_ssim_noisy")),
     )
     for direction, metrics in tables:
-        print(f"\n### {direction}: PSNR (dB) per tuning camera, test scenes\n")
-        print(
-            "| method | "
-            + " | ".join(tuning)
-            + " | mean PSNR | mean SSIM |"
-            + (" ST-LPIPS |" if len(metrics) > 2 else "")
-        )
-        print("|---" * (len(tuning) + 3 + (len(metrics) > 2)) + "|")
-        for method in METHOD_ORDER:
-            if not all(method in results[p] for p in tuning):
-                continue
+        print(f"\n#### {title} — {direction}: PSNR (dB) per tuning camera, test scenes\n")
+        lpips = len(metrics) > 2
+        print("| method | " + " | ".join(tuning) + " | mean PSNR | mean SSIM |" + (" ST-LPIPS |" if lpips else ""))
+        print("|---" * (len(tuning) + 3 + lpips) + "|")
+        for method in methods:
             cells = [fmt(results[p][method][metrics[0]].mean()) for p in tuning]
-            mean_psnr = np.mean([results[p][method][metrics[0]].mean() for p in tuning])
-            mean_ssim = np.mean([results[p][method][metrics[1]].mean() for p in tuning])
-            extra = (
-                f" {fmt(np.mean([results[p][method][metrics[2]].mean() for p in tuning]), 4)} |"
-                if len(metrics) > 2
-                else ""
-            )
-            print(f"| {method} | " + " | ".join(cells) + f" | {fmt(mean_psnr)} | {fmt(mean_ssim, 4)} |" + extra)
+            means = [pooled(results, tuning, method, m).mean() for m in metrics]
+            extra = f" {fmt(means[2], 4)} |" if lpips else ""
+            print(f"| {method} | " + " | ".join(cells) + f" | {fmt(means[0])} | {fmt(means[1], 4)} |" + extra)
 
-    print("\n### Paired per-image differences (tuning cameras' test shots; mean and 95 % bootstrap interval, dB)\n")
-    print("| comparison | forward PSNR | inverse PSNR (clean) |")
-    print("|---|---|---|")
-    ours = "ParamISP (pre-trained, camera-agnostic)"
-    for other in ("canonical", "UPI-style fixed (Brooks et al.)", "ParamNet colour terms only", "no ParamNet"):
-        cells = []
-        for m in ("fwd_psnr", "inv_psnr"):
-            diff = np.concatenate([results[p][ours][m] - results[p][other][m] for p in tuning])
-            mean, lo, hi = bootstrap_ci(diff)
-            cells.append(f"{mean:+.2f} [{lo:+.2f}, {hi:+.2f}]")
+
+def paired_table(results: Results, profiles: list[str], pairs: list[tuple[str, str]], caption: str) -> None:
+    print(f"\n{caption}\n")
+    print("| comparison | forward PSNR | inverse PSNR (clean RAW) | inverse PSNR (noisy RAW) |")
+    print("|---|---|---|---|")
+    for ours, other in pairs:
+        cells = [ci_cell(pooled(results, profiles, ours, m) - pooled(results, profiles, other, m))
+                 for m in ("fwd_psnr", "inv_psnr", "inv_psnr_noisy")]  # fmt: skip
         print(f"| {ours} − {other} | " + " | ".join(cells) + " |")
 
-    print("\n### By ISO and exposure time (tuning cameras, PSNR dB: forward / inverse)\n")
-    bins = {
-        "ISO <= 200": lambda s: s.iso <= 200,
-        "ISO 250-800": lambda s: 200 < s.iso <= 800,
-        "ISO > 800": lambda s: s.iso > 800,
-        "t >= 1/30 s": lambda s: s.exposure_time_s >= 1 / 30 - 1e-9,
-        "1/250 <= t < 1/30": lambda s: 1 / 250 - 1e-9 <= s.exposure_time_s < 1 / 30 - 1e-9,
-        "t < 1/250 s": lambda s: s.exposure_time_s < 1 / 250 - 1e-9,
-    }
-    shown = ["canonical", "ParamNet colour terms only", ours]
-    print("| bin | shots | " + " | ".join(shown) + " | ParamISP − colour only |")
-    print("|---" * (len(shown) + 3) + "|")
-    for name, pred in bins.items():
+
+BINS = {
+    "ISO <= 200": lambda s: s.iso <= 200,
+    "ISO 250-800": lambda s: 200 < s.iso <= 800,
+    "ISO > 800": lambda s: s.iso > 800,
+    "t >= 1/30 s": lambda s: s.exposure_time_s >= 1 / 30 - 1e-9,
+    "1/250 <= t < 1/30 s": lambda s: 1 / 250 - 1e-9 <= s.exposure_time_s < 1 / 30 - 1e-9,
+    "t < 1/250 s": lambda s: s.exposure_time_s < 1 / 250 - 1e-9,
+}
+
+
+def bins_table(results: Results, shots_by_profile: dict[str, list[Shot]]) -> None:
+    tuning = list(TUNING_PROFILES)
+    ours, colour = "ParamISP", "ParamNet colour terms only"
+    print("\n#### By ISO and exposure time (tuning cameras' test shots)\n")
+    print("PSNR in dB, forward / inverse (clean RAW); the difference with its 95 % bootstrap interval.\n")
+    print(f"| bin | shots | {CANONICAL} | {SHIPPED_TUNED} | {colour} | {ours} | {ours} − colour only, forward "
+          "| same, inverse |")  # fmt: skip
+    print("|---" * 8 + "|")
+    for name, pred in BINS.items():
         sel = {p: np.array([pred(s) for s in shots_by_profile[p]]) for p in tuning}
         n = int(sum(v.sum() for v in sel.values()))
         if n == 0:
             continue
-        cells = []
-        for method in shown:
-            f = np.concatenate([results[p][method]["fwd_psnr"][sel[p]] for p in tuning]).mean()
-            i = np.concatenate([results[p][method]["inv_psnr"][sel[p]] for p in tuning]).mean()
-            cells.append(f"{f:.2f} / {i:.2f}")
-        df = np.concatenate(
-            [
-                (results[p][ours]["fwd_psnr"] - results[p]["ParamNet colour terms only"]["fwd_psnr"])[sel[p]]
-                for p in tuning
-            ]
-        ).mean()
-        di = np.concatenate(
-            [
-                (results[p][ours]["inv_psnr"] - results[p]["ParamNet colour terms only"]["inv_psnr"])[sel[p]]
-                for p in tuning
-            ]
-        ).mean()
-        print(f"| {name} | {n} | " + " | ".join(cells) + f" | {df:+.2f} / {di:+.2f} |")
 
-    print("\n### Held-out camera (never used in training or tuning) and EXIF-stripped shots")
-    print("\nPSNR (dB), forward / inverse.\n")
-    cols = [*HELD_OUT_PROFILES, "tuning cameras (mean)"]
+        def sub(method: str, metric: str, sel=sel) -> np.ndarray:
+            return np.concatenate([results[p][method][metric][sel[p]] for p in tuning])
+
+        cells = [f"{sub(m, 'fwd_psnr').mean():.2f} / {sub(m, 'inv_psnr').mean():.2f}"
+                 for m in (CANONICAL, SHIPPED_TUNED, colour, ours)]  # fmt: skip
+        diffs = [ci_cell(sub(ours, m) - sub(colour, m)) for m in ("fwd_psnr", "inv_psnr")]
+        print(f"| {name} | {n} | " + " | ".join(cells + diffs) + " |")
+
+
+def held_out_table(results: Results) -> None:
+    tuning = list(TUNING_PROFILES)
+    print("\n#### Camera kept out of training and tuning, and EXIF-stripped shots\n")
+    print("PSNR in dB, forward / inverse (clean RAW). EXIF stripped: exposure time, ISO, f-number and focal length "
+          "unknown to ParamNet (masked), as in a photo without EXIF.\n")  # fmt: skip
+    cols = [*HELD_OUT_PROFILES, "tuning cameras (pooled)"]
     print("| method | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
-    rows = ["canonical", "UPI-style fixed (Brooks et al.)", "ParamNet colour terms only", "ParamISP, no optics dropout",
-            ours, "ParamISP no dropout, EXIF stripped", "ParamISP, EXIF stripped"]  # fmt: skip
-    for method in rows:
-        cells = []
-        for c in HELD_OUT_PROFILES:
-            r = results[c][method]
-            cells.append(f"{r['fwd_psnr'].mean():.2f} / {r['inv_psnr'].mean():.2f}")
-        f = np.mean([results[p][method]["fwd_psnr"].mean() for p in tuning])
-        i = np.mean([results[p][method]["inv_psnr"].mean() for p in tuning])
-        cells.append(f"{f:.2f} / {i:.2f}")
-        print(f"| {method} | " + " | ".join(cells) + " |")
+    for method in (CANONICAL, UPI, SHIPPED_GENERIC, *ABLATION, *STRIPPED):
+        cells = [f"{results[c][method]['fwd_psnr'].mean():.2f} / {results[c][method]['inv_psnr'].mean():.2f}"
+                 for c in HELD_OUT_PROFILES]  # fmt: skip
+        f, i = (pooled(results, tuning, method, m).mean() for m in ("fwd_psnr", "inv_psnr"))
+        print(f"| {method} | " + " | ".join(cells) + f" | {f:.2f} / {i:.2f} |")
+    held = list(HELD_OUT_PROFILES)
+    caption = f"Paired differences on the held-out camera ({', '.join(held)}), dB, mean [95 % bootstrap]:"
+    paired_table(results, held, [("ParamISP", "ParamNet colour terms only"), (SHIPPED_GENERIC, CANONICAL),
+                                 (SHIPPED_GENERIC, UPI)], caption)  # fmt: skip
+    paired_table(results, tuning, [("ParamISP, EXIF stripped", "ParamISP"),
+                                   ("ParamISP no dropout, EXIF stripped", "ParamISP, no optics dropout")],
+                 "What stripping the EXIF costs (tuning cameras), dB, mean [95 % bootstrap]:")  # fmt: skip
 
 
 def d30(root: Path) -> None:
     """The real camera: fine-tuned on the left part of the D30 pair, scored on the right part (same scene)."""
-    cache = root / "d30" / "cache"
+    from tools.train_default_weights import d30_cache
+
+    cache = d30_cache(root)
     index = json.loads((cache / "index.json").read_text())
     part = next(p for p in index["pairs"] if p["split"] == "val")
     base = cache / "pairs" / part["name"]
@@ -288,22 +288,21 @@ def d30(root: Path) -> None:
     p = CanonicalParams.from_metadata([meta])
     fwd = load(root / "d30/forward/forward.best.safetensors", "forward")
     inv = load(root / "d30/inverse/inverse.best.safetensors", "inverse")
-    gen_f = load(root / "pretrain/paramisp/forward/forward.best.safetensors", "forward")
-    gen_i = load(root / "pretrain/paramisp/inverse/inverse.best.safetensors", "inverse")
+    generic = load_isp()
     crop = min(512, *raw.shape[-2:])
-    rows = {
-        "canonical": (develop(raw, p), undevelop(srgb, p)),
-        "ParamISP pre-trained on simulated cameras only": (
-            forward_isp(gen_f, raw, [meta]),
-            inverse_isp(gen_i, srgb, [meta]),
-        ),
-        "ParamISP fine-tuned on the left part": (forward_isp(fwd, raw, [meta]), inverse_isp(inv, srgb, [meta])),
-    }
+    with torch.no_grad():
+        rows = {
+            CANONICAL: (develop(raw, p), undevelop(srgb, p)),
+            UPI: (upi_process(raw, p), upi_unprocess(srgb, p)),
+            f"{SHIPPED_GENERIC} (simulated cameras only)": (generic.forward(raw, meta), generic.inverse(srgb, meta)),
+            "shipped camera-agnostic, fine-tuned on the left part": (
+                forward_isp(fwd, raw, [meta]), inverse_isp(inv, srgb, [meta])),
+        }  # fmt: skip
     split = index["same_scene_split"]
     print("\n### Real camera, same-scene result: Canon EOS D30 RAW + its camera JPEG\n")
     print(
-        f"Pairs at the JPEG's resolution (960x1440, downscaled); trained on columns {split['train_columns']}, "
-        f"scored on columns {split['val_columns']} ({part['size_hw'][0]}x{part['size_hw'][1]} px), guard band "
+        f"Pairs at the JPEG's resolution (downscaled RAW); trained on columns {split['train_columns']}, scored on "
+        f"columns {split['val_columns']} ({part['size_hw'][0]}x{part['size_hw'][1]} px), guard band "
         f"{split['guard_px']} px. This is a same-scene result, not a generalisation claim.\n"
     )
     print("| method | forward PSNR / SSIM / ST-LPIPS | inverse PSNR / SSIM |")
@@ -316,5 +315,53 @@ def d30(root: Path) -> None:
             print(f"| {name} | {sf.psnr_db:.2f} / {sf.ssim:.4f} / {lp:.4f} | {si.psnr_db:.2f} / {si.ssim:.4f} |")
 
 
+def budgets(ablation_root: Path, shipped_root: Path) -> None:
+    print("\n### Training budgets\n")
+    print("| weights | config | steps x batch x crop | data | training time |")
+    print("|---|---|---|---|---|")
+    for label, run in [(f"ablation: {n}", ablation_root / "pretrain" / v) for n, v in ABLATION.items()] + [
+        ("shipped: camera-agnostic", shipped_root / "pretrain" / "paramisp"),
+        *((f"shipped: {p} fine-tune", shipped_root / "finetune" / p) for p in TUNING_PROFILES),
+    ]:
+        cells = []
+        for d in ("forward", "inverse"):
+            st, sec = training_budget(run, d)
+            cells.append((st, sec))
+        st = cells[0][0]
+        minutes = " + ".join(f"{sec / 60:.1f}" for _, sec in cells)
+        print(f"| {label} | {st['config']} | {st['steps']} x {st['batch_size']} x {st['crop']}² (each direction) | "
+              f"{st['data']} | {minutes} min (forward + inverse) |")  # fmt: skip
+
+
+def main(ablation_root: Path, shipped_root: Path, n_shots: int) -> None:
+    t0 = time.time()
+    print(f"Evaluated on: {machine_line()}\n")
+    budgets(ablation_root, shipped_root)
+    results, shots_by_profile = evaluate(ablation_root, n_shots)
+    tuning = list(TUNING_PROFILES)
+    print(f"\n### Shipped weights against the classic pipelines ({n_shots} test shots per camera)")
+    camera_tables(results, [CANONICAL, UPI, SHIPPED_GENERIC, SHIPPED_TUNED], "Shipped")
+    paired_table(results, tuning, [(SHIPPED_TUNED, CANONICAL), (SHIPPED_TUNED, UPI), (SHIPPED_GENERIC, CANONICAL),
+                                   (SHIPPED_GENERIC, UPI), (SHIPPED_TUNED, SHIPPED_GENERIC)],
+                 "Paired per-image differences (tuning cameras' test shots), dB, mean [95 % bootstrap]:")  # fmt: skip
+    print("\n### ParamNet ablation (CPU recipe, identical seeds, data and budget)")
+    camera_tables(results, [CANONICAL, *ABLATION], "Ablation")
+    paired_table(results, tuning, [("ParamISP", "ParamNet colour terms only"), ("ParamISP", "no ParamNet"),
+                                   ("ParamISP", CANONICAL), ("ParamISP", UPI),
+                                   ("ParamISP", "ParamISP, no optics dropout")],
+                 "Paired per-image differences (tuning cameras' test shots), dB, mean [95 % bootstrap]:")  # fmt: skip
+    bins_table(results, shots_by_profile)
+    held_out_table(results)
+    d30(shipped_root)
+    print(f"\nEvaluation took {time.time() - t0:.0f} s on this machine.")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "runs" / "defaults")
+    runs = Path(__file__).resolve().parents[1] / "runs"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ablation-runs", type=Path, default=runs / "defaults", help="the CPU recipe's runs")
+    parser.add_argument("--shipped-runs", type=Path, default=runs / "defaults-gpu",
+                        help="the runs the shipped weights came from (budgets, the D30 fine-tune)")  # fmt: skip
+    parser.add_argument("--shots", type=int, default=N_SHOTS, help="test shots per camera")
+    args = parser.parse_args()
+    main(args.ablation_runs, args.shipped_runs, args.shots)

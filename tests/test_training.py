@@ -36,11 +36,15 @@ def weights(run: Path, direction: str = "forward") -> dict[str, torch.Tensor]:
     return load_checkpoint(run / f"{direction}.last.safetensors", direction=direction)[0].state_dict()  # type: ignore[arg-type]
 
 
-def test_resume_continues_bit_exactly(tmp_path):
+def test_resume_continues_bit_exactly_with_or_without_worker_processes(tmp_path):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     Trainer(settings(steps=20), straight, progress=False).run()
     Trainer(settings(steps=10), resumed, progress=False).run()  # "killed" after 10 steps (state saved)
-    Trainer(settings(steps=20), resumed, resume=True, progress=False).run()
+    with open(resumed / "log.csv", "a", newline="") as f:  # ... and after logging 2 steps it never saved
+        csv.writer(f).writerows([[11, 0.1, "{}", 0.001, 1.0, ""], [12, 0.1, "{}", 0.001, 1.0, ""]])
+    Trainer(settings(steps=20), resumed, resume=True, progress=False, workers=2).run()
+    with open(resumed / "log.csv", newline="") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 21))
     a, b = weights(straight), weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     sa = torch.load(straight / "state.pt", weights_only=False)["optimizer"]["state"]

@@ -65,6 +65,7 @@ def train_command(
     init_forward: Annotated[str | None, typer.Option("--init-forward", help="checkpoint to start from")] = None,
     init_inverse: Annotated[str | None, typer.Option("--init-inverse", help="checkpoint to start from")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,
+    workers: Annotated[int, typer.Option("--workers", help="processes rendering batches ahead (0: in-line)")] = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Train ParamISP (one stage). Multi-GPU / multi-node: launch with ``torchrun ... -m core_isp.cli train``."""
@@ -85,7 +86,7 @@ def train_command(
 
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         try:
-            scores = Trainer(settings, out, resume=resume).run()
+            scores = Trainer(settings, out, resume=resume, workers=workers).run()
         finally:
             if distributed:
                 dist.destroy_process_group()

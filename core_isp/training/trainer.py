@@ -10,6 +10,8 @@
 * Validation every ``val_every`` steps on fixed held-out samples; ``best`` and ``last`` checkpoints.
 * Resumable bit-exactly on CPU: weights and the optimiser, scheduler and step are saved together, and
   every random draw is a function of (seed, global sample index).
+* ``workers`` > 0 renders batches ahead in worker processes (a GPU outruns one core's simulation); a step's
+  batch is still a function of its step number alone, so the result does not depend on it.
 * Distributed: launched with ``torchrun``; each process takes a disjoint slice of the step's global
   indices, gradients are averaged by DDP, only rank 0 writes.
 """
@@ -23,6 +25,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +91,21 @@ class TrainSettings:
     def directions(self) -> tuple[str, ...]:
         """The directions this run trains."""
         return ("inverse", "forward") if self.stage == "joint" else (self.direction,)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Item ``i``: the batch of the ``i``-th listed step's sample indices (picklable for worker processes)."""
+
+    def __init__(
+        self, source: SimulatedCameras | PreparedCache, seed: int, optics_dropout_p: float, indices: list[range]
+    ) -> None:
+        self.source, self.seed, self.optics_dropout_p, self.indices = source, seed, optics_dropout_p, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Batch:
+        return collate(self.source, self.seed, self.indices[i], self.optics_dropout_p)
 
 
 def _crop(x: torch.Tensor) -> torch.Tensor:
@@ -163,8 +181,10 @@ def validate(models: dict[str, nn.Module], batches: list[Batch], stage: str) -> 
 class Trainer:
     """Runs one :class:`TrainSettings` into a run folder; ``resume`` continues a stopped run."""
 
-    def __init__(self, settings: TrainSettings, run_dir: Path, resume: bool = False, progress: bool = True) -> None:
-        self.settings, self.run_dir, self.progress = settings, Path(run_dir), progress
+    def __init__(
+        self, settings: TrainSettings, run_dir: Path, resume: bool = False, progress: bool = True, workers: int = 0
+    ) -> None:
+        self.settings, self.run_dir, self.progress, self.workers = settings, Path(run_dir), progress, workers
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         if settings.batch_size % self.world:
@@ -228,6 +248,13 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best_score = state["step"], state["best_score"]
+        if self.rank == 0:
+            # Steps logged after the last saved state are trained again: drop their rows.
+            with open(self.run_dir / "log.csv", newline="") as f:
+                rows = list(csv.reader(f))
+            kept = [rows[0], *(r for r in rows[1:] if int(r[0]) <= self.step)]
+            with atomic_write(self.run_dir / "log.csv", overwrite=True) as tmp, open(tmp, "w", newline="") as f:
+                csv.writer(f).writerows(kept)
 
     # -- saving -------------------------------------------------------------------------------------------
 
@@ -260,6 +287,16 @@ class Trainer:
         start = step * b + self.rank * per_rank
         return range(start, start + per_rank)
 
+    def _batches(self) -> Iterator[Batch]:
+        """The batches of the remaining steps, in order."""
+        s = self.settings
+        indices = [self._indices(t) for t in range(self.step, s.steps)]
+        steps = StepBatches(self.source, s.seed, s.optics_dropout_p, indices)
+        if self.workers == 0:
+            return (steps[i] for i in range(len(steps)))
+        loader = torch.utils.data.DataLoader(steps, batch_size=None, num_workers=self.workers, prefetch_factor=4)
+        return iter(loader)
+
     def run(self) -> dict[str, float]:
         """Train until ``settings.steps``; returns the last validation scores."""
         from tqdm import tqdm
@@ -274,9 +311,9 @@ class Trainer:
         scores: dict[str, float] = {}
         bar = tqdm(total=s.steps, initial=self.step, unit="step", disable=not self.progress or self.rank != 0,
                    file=sys.stderr, dynamic_ncols=True)  # fmt: skip
-        while self.step < s.steps:
-            t0 = time.perf_counter()
-            batch = collate(self.source, s.seed, self._indices(self.step), s.optics_dropout_p).to(self.device)
+        t0 = time.perf_counter()
+        for batch in self._batches():
+            batch = batch.to(self.device)
             loss, parts = stage_loss(self.wrapped, batch, s.stage)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -286,6 +323,7 @@ class Trainer:
             self.scheduler.step()
             self.step += 1
             rate = s.batch_size / (time.perf_counter() - t0)
+            t0 = time.perf_counter()
             loss_value = float(loss.detach())
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", patches_s=f"{rate:.1f}")

@@ -1,0 +1,145 @@
+"""The shipped ISPs from a user's side: weights, the Python API, to-raw / to-srgb on real files, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+
+import exifread
+import numpy as np
+import pytest
+import rawpy
+import tifffile
+import torch
+from PIL import Image
+
+from conftest import D30, DATA
+from core_isp.errors import BadInputError, MetadataWarning
+from core_isp.io import find_camera_jpeg, read_raw, register_camera_jpeg
+from core_isp.io.camera_jpeg import warp_raw_to_jpeg
+from core_isp.io.image_reader import read_image
+from core_isp.isp import available_cameras, load_isp, weights_dir
+from core_isp.simulation.profiles import TUNING_PROFILES
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def paramisp(*args) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "core_isp.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+def test_shipped_weights_cover_every_tuning_camera_within_25_mb():
+    assert set(available_cameras()) == {"generic", *TUNING_PROFILES}
+    size = sum(f.stat().st_size for f in weights_dir().glob("*.safetensors"))
+    assert size <= 25e6
+    isp = load_isp("nikon-d7000")
+    assert isp.forward_info.weights_dtype == "float16" and isp.forward_info.training_stage == "finetune"
+    settings = json.loads(isp.forward_info.training)
+    assert settings["seed"] == 42 and settings["steps"] > 0 and settings["data"] == "sim:nikon-d7000"
+    assert load_isp().inverse_info.training_stage == "pretrain"
+
+
+def test_python_api_round_trip_shapes_and_refusals():
+    isp = load_isp("samsung-s7")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetadataWarning)
+        raw = read_raw(D30)
+    crop = raw.tensor()[..., 200:296, 300:428]
+    meta = raw.metadata.replace(image_size_hw=(96, 128), default_crop_tlhw=None)
+    srgb = isp.forward(crop, meta)
+    assert srgb.shape == (1, 3, 96, 128) and float(srgb.min()) >= 0 and float(srgb.max()) <= 1
+    back = isp.inverse(srgb, meta)
+    assert back.shape == (1, 1, 96, 128)
+    with pytest.raises(BadInputError, match="no shipped weights for camera 'leica-m3'"):
+        load_isp("leica-m3")
+
+
+@pytest.fixture(scope="module")
+def rotated_jpeg(tmp_path_factory):
+    """A real camera JPEG stored as a camera turned clockwise would store it (EXIF Orientation 6)."""
+    path = tmp_path_factory.mktemp("photos") / "canon_40d_portrait.jpg"
+    im = Image.open(DATA / "exif" / "Canon_40D.jpg")
+    exif = im.getexif()
+    exif[274] = 6
+    im.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes(), quality=95)
+    return path
+
+
+def test_to_raw_writes_a_dng_that_other_readers_open_upright_with_the_exif(tmp_path, rotated_jpeg):
+    res = paramisp("to-raw", rotated_jpeg, "-o", tmp_path, "--camera", "nikon-d7000", "--json")
+    assert res.returncode == 0, res.stderr
+    record = json.loads(res.stdout)[0]
+    dng = tmp_path / "canon_40d_portrait.dng"
+    stored, photo = read_image(rotated_jpeg, to="sensor")
+    with rawpy.imread(str(dng)) as r:
+        assert r.raw_image_visible.shape == tuple(stored.shape[-2:])
+        assert r.sizes.flip == 6  # LibRaw shows it upright
+        assert r.other.iso_speed == 100
+    with open(dng, "rb") as f:
+        tags = exifread.process_file(f, details=False)
+    assert str(tags["EXIF ExposureTime"]) == "1/160" and str(tags["EXIF FNumber"]) == "71/10"
+    assert str(tags["EXIF FocalLength"]) == "135" and "Rotated 90 CW" in str(tags["Image Orientation"])
+    assert "WB estimated" in str(tags["Image ImageDescription"]) and record["wb_source"] == "estimated"
+    if shutil.which("dcraw_emu") is None:
+        pytest.skip("dcraw_emu (libraw-bin) is not installed")
+    subprocess.run(["dcraw_emu", "-w", "-T", str(dng)], check=True, capture_output=True)
+    rendered = tifffile.imread(str(dng) + ".tiff")
+    assert rendered.shape[:2] == tuple(to_upright_shape(stored.shape[-2:], photo.orientation))
+
+
+def to_upright_shape(hw, orientation: int):
+    return hw[::-1] if orientation >= 5 else hw
+
+
+def test_to_srgb_on_the_d30_is_registered_to_its_camera_jpeg(tmp_path):
+    res = paramisp("to-srgb", D30, "-o", tmp_path / "d30.png", "--json")
+    assert res.returncode == 0, res.stderr
+    assert "camera-agnostic" in res.stderr  # no shipped weights for a Canon EOS D30
+    ours = torch.from_numpy(np.asarray(Image.open(tmp_path / "d30.png"), dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetadataWarning)
+        raw = read_raw(D30)
+    jpeg = find_camera_jpeg(D30)
+    reg = register_camera_jpeg(raw, jpeg.image)
+    # Our rendering lies on the RAW grid (upright = sensor orientation here), so the JPEG's registration maps
+    # it onto the JPEG: what is left must be (almost) no shift and a high structural agreement.
+    on_jpeg = warp_raw_to_jpeg(ours, reg)
+    from skimage.registration import phase_cross_correlation
+
+    a = on_jpeg[0].mean(0).numpy()
+    b = jpeg.image[0].mean(0).numpy()
+    shift, _, _ = phase_cross_correlation(b, a, upsample_factor=20, normalization=None)
+    assert np.abs(shift).max() <= 0.5, shift
+    corr = np.corrcoef(np.diff(a, axis=1).ravel(), np.diff(b, axis=1).ravel())[0, 1]
+    assert corr > 0.8, corr
+
+
+def test_bad_inputs_get_one_line_reasons(tmp_path):
+    forward_file = weights_dir() / "generic.forward.safetensors"
+    plain = tmp_path / "plain.jpg"
+    Image.fromarray((np.random.default_rng(0).random((40, 52, 3)) * 255).astype(np.uint8)).save(plain)
+    nan = tmp_path / "nan.tif"
+    a = np.full((32, 32, 3), 0.5, dtype=np.float32)
+    a[3, 4, 1] = np.inf
+    tifffile.imwrite(nan, a, photometric="rgb")
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1), (128, 64, 32)).save(tiny)
+
+    wrong = paramisp("to-raw", plain, "-o", tmp_path / "a", "-w", forward_file)
+    assert wrong.returncode == 2 and "expected inverse" in wrong.stderr and TRACEBACK not in wrong.stderr
+    unknown = paramisp("to-srgb", D30, "-o", tmp_path / "b", "--camera", "leica-m3")
+    assert unknown.returncode == 2 and "no shipped weights for camera 'leica-m3'" in unknown.stderr
+    res = paramisp("to-raw", plain, nan, tiny, "-o", tmp_path / "c", "--json")
+    assert TRACEBACK not in res.stderr
+    assert res.returncode == 2  # the non-finite TIFF
+    records = {r["file"].split("/")[-1]: r for r in json.loads(res.stdout)}
+    assert records["plain.jpg"]["ok"] and set(records["plain.jpg"]["unknown_exif"]) == {
+        "exposure_time_s", "iso", "f_number", "focal_length_mm"}  # fmt: skip
+    assert records["plain.jpg"]["wb_source"] == "daylight"  # no exposure EXIF: the documented fallback
+    assert "no EXIF" in res.stderr
+    assert not records["nan.tif"]["ok"] and "NaN or infinite" in records["nan.tif"]["error"]
+    assert records["tiny.png"]["ok"]  # a 1x1 photo gives a 1x1 DNG (LibRaw opens none under 22 px)

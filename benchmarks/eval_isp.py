@@ -128,7 +128,7 @@ def fmt(x: float, digits: int = 2) -> str:
 
 
 SHIPPED_GENERIC = "shipped, camera-agnostic"
-SHIPPED_TUNED = "shipped, fine-tuned on this camera"
+SHIPPED_TUNED = "shipped, this camera's weights"
 CANONICAL = "canonical"
 UPI = "UPI-style fixed (Brooks et al.)"
 ABLATION = {  # method name -> run folder of the CPU recipe's pre-training variants

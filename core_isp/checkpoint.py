@@ -91,8 +91,12 @@ def save_checkpoint(
     weights_dtype: str = "float32",
     training: str = "{}",
     overwrite: bool = True,
+    trained_by: str | None = None,
 ) -> CheckpointInfo:
-    """Write ``model``'s weights and identity to ``path`` (a ``.safetensors`` file), atomically."""
+    """Write ``model``'s weights and identity to ``path`` (a ``.safetensors`` file), atomically.
+
+    ``trained_by``: the code version that trained the weights, when it is not this one (a re-saved copy).
+    """
     if training_stage not in TRAINING_STAGES:
         raise BadInputError(f"training_stage must be one of {TRAINING_STAGES}, got {training_stage!r}")
     if weights_dtype not in WEIGHT_DTYPES:
@@ -103,7 +107,7 @@ def save_checkpoint(
         config=model.config,
         camera_profile=camera_profile,
         training_stage=training_stage,
-        code_version=code_version(),
+        code_version=trained_by or code_version(),
         data_manifest_hash=data_manifest_hash,
         weights_dtype=weights_dtype,
         training=training,

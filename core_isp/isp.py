@@ -1,7 +1,8 @@
 """The learned ISPs as users meet them: ``load_isp(camera=...)``, then ``.forward(raw, meta)`` and ``.inverse(...)``.
 
 Shipped weights live in the package (``core_isp/weights``, listed in ``registry.json``): a camera-agnostic
-pre-trained pair (``"generic"``) and a fine-tuned pair per built-in simulated camera. A camera is chosen by
+pre-trained pair (``"generic"``) and a fine-tuned pair per built-in simulated camera (a direction whose fine-tune
+did not beat the pre-trained start on the camera's validation set names the generic file). A camera is chosen by
 registry name, or by a file's make/model; a camera with no shipped weights gets the camera-agnostic pair, which
 takes the file's own white balance and colour matrix through ParamNet.
 """

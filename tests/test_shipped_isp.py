@@ -21,7 +21,7 @@ from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.io import find_camera_jpeg, read_raw, register_camera_jpeg
 from core_isp.io.camera_jpeg import warp_raw_to_jpeg
 from core_isp.io.image_reader import read_image
-from core_isp.isp import available_cameras, load_isp, weights_dir
+from core_isp.isp import available_cameras, load_isp, registry, weights_dir
 from core_isp.simulation.profiles import TUNING_PROFILES
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -41,6 +41,13 @@ def test_shipped_weights_cover_every_tuning_camera_within_25_mb():
     settings = json.loads(isp.forward_info.training)
     assert settings["seed"] == 42 and settings["steps"] > 0 and settings["data"] == "sim:nikon-d7000"
     assert load_isp().inverse_info.training_stage == "pretrain"
+    # A camera gets its fine-tuned file only where that beat the pre-trained start on its validation set.
+    for name in TUNING_PROFILES:
+        entry = registry()[name]
+        for direction in ("forward", "inverse"):
+            scores = entry["validation_psnr"][direction]
+            source = name if scores["fine_tuned"] > scores["pretrained"] else "generic"
+            assert entry[direction] == f"{source}.{direction}.safetensors"
 
 
 def test_python_api_round_trip_shapes_and_refusals():

@@ -129,8 +129,25 @@ def test_joint_stage_starts_from_both_directions_and_reports_the_cycle(tmp_path)
         _, info = load_checkpoint(tmp_path / f"joint/{d}.best.safetensors", direction=d)  # type: ignore[arg-type]
         assert info.training_stage == "joint"
     with open(tmp_path / "joint/log.csv") as f:
-        parts = json.loads(next(csv.DictReader(f))["parts"])
-    assert set(parts) == {"inverse", "forward", "cycle"}
+        rows = list(csv.DictReader(f))
+    assert rows[0]["step"] == "0" and "cycle_psnr" in rows[0]["val"]  # the starting pair, scored
+    assert set(json.loads(rows[1]["parts"])) == {"inverse", "forward", "cycle"}
+
+
+def test_a_fine_tune_that_only_hurts_keeps_its_starting_weights_as_best(tmp_path):
+    Trainer(settings(steps=10), tmp_path / "start", progress=False).run()
+    start = tmp_path / "start" / "forward.best.safetensors"
+    ruinous = settings(stage="finetune", data="sim:nikon-d7000", steps=4, val_every=2, lr=1.0, init_forward=str(start))
+    Trainer(ruinous, tmp_path / "tuned", progress=False).run()
+    with open(tmp_path / "tuned" / "log.csv") as f:
+        scores = {int(r["step"]): json.loads(r["val"])["score"] for r in csv.DictReader(f) if r["val"]}
+    assert sorted(scores) == [0, 2, 4] and max(scores.values()) == scores[0], scores
+    best, info = load_checkpoint(tmp_path / "tuned" / "forward.best.safetensors", direction="forward")
+    a = load_checkpoint(start, direction="forward")[0].state_dict()
+    assert json.loads(info.training)["step"] == 0
+    assert all(torch.equal(a[k], v) for k, v in best.state_dict().items())
+    last = weights(tmp_path / "tuned")
+    assert any(not torch.equal(a[k], last[k]) for k in a)  # it did train, and got worse
 
 
 def test_prepare_pairs_real_and_simulated_folders(tmp_path):

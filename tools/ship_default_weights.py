@@ -3,8 +3,11 @@
     python tools/ship_default_weights.py [RUN_ROOT]        # after tools/train_default_weights.py
 
 Ships the camera-agnostic pre-trained pair ("generic") and the fine-tuned pair of each tuning profile, each
-from its best validation checkpoint. Every file keeps its metadata (config, profile, stage, training settings
-and step budget, code version, data-manifest hash); fp16 storage halves the size and is upcast at load.
+from its best validation checkpoint. A camera's registry entry names its fine-tuned file only where that beats
+the pre-trained start on the camera's own validation set (the fine-tune's validation batches); otherwise it
+names the generic file, and the registry records both scores. Every file keeps its metadata (config, profile,
+stage, training settings and step budget, code version, data-manifest hash); fp16 storage halves the size and
+is upcast at load.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from core_isp.checkpoint import load_checkpoint, save_checkpoint
 from core_isp.simulation.profiles import TUNING_PROFILES, get_profile
+from core_isp.training.trainer import TrainSettings, validate, validation_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "core_isp" / "weights"
@@ -30,21 +34,41 @@ def ship(source: Path, target: Path, direction: str) -> None:
         data_manifest_hash=info.data_manifest_hash,
         weights_dtype="float16",
         training=info.training,
+        trained_by=info.code_version,
     )
 
 
+def validation_psnr(run: Path, direction: str, weights: Path) -> float:
+    """``weights`` scored on the validation batches of the fine-tune in ``run`` (dB)."""
+    settings = TrainSettings(**json.loads((run / "settings.json").read_text()))
+    model = load_checkpoint(weights, direction=direction)[0]  # type: ignore[arg-type]
+    return round(validate({direction: model}, validation_batches(settings), settings.stage)["score"], 3)
+
+
 def main(root: Path) -> None:
-    cameras: dict[str, dict[str, str]] = {}
-    pairs = {"generic": root / "pretrain" / "paramisp"} | {p: root / "finetune" / p for p in TUNING_PROFILES}
-    for name, folder in pairs.items():
-        entry: dict[str, str] = {}
-        if name != "generic":
-            profile = get_profile(name)
-            entry.update(profile=profile.profile_id, make=profile.make, model=profile.model)
+    generic = root / "pretrain" / "paramisp"
+    cameras: dict[str, dict] = {"generic": {}}
+    for direction in ("forward", "inverse"):
+        cameras["generic"][direction] = f"generic.{direction}.safetensors"
+        ship(generic / direction / f"{direction}.best.safetensors", WEIGHTS / cameras["generic"][direction], direction)
+    for name in TUNING_PROFILES:
+        profile = get_profile(name)
+        entry: dict = dict(profile=profile.profile_id, make=profile.make, model=profile.model, validation_psnr={})
         for direction in ("forward", "inverse"):
-            file = f"{name}.{direction}.safetensors"
-            ship(folder / direction / f"{direction}.best.safetensors", WEIGHTS / file, direction)
-            entry[direction] = file
+            run = root / "finetune" / name / direction
+            best = f"{direction}.best.safetensors"
+            start, tuned = generic / direction / best, run / best
+            scores = {"pretrained": validation_psnr(run, direction, start),
+                      "fine_tuned": validation_psnr(run, direction, tuned)}  # fmt: skip
+            entry["validation_psnr"][direction] = scores
+            file = WEIGHTS / f"{name}.{direction}.safetensors"
+            if scores["fine_tuned"] > scores["pretrained"]:
+                ship(tuned, file, direction)
+                entry[direction] = file.name
+            else:
+                file.unlink(missing_ok=True)
+                entry[direction] = cameras["generic"][direction]
+            print(f"{name} {direction}: {scores} -> {entry[direction]}", flush=True)
         cameras[name] = entry
     (WEIGHTS / "registry.json").write_text(json.dumps({"version": 1, "cameras": cameras}, indent=1) + "\n")
     size = sum(f.stat().st_size for f in WEIGHTS.glob("*.safetensors"))

@@ -147,6 +147,16 @@ def stage_loss(models: dict[str, nn.Module], batch: Batch, stage: str) -> tuple[
 
 
 @torch.no_grad()
+def validation_batches(settings: TrainSettings) -> list[Batch]:
+    """A run's fixed validation batches: the data's validation split, no optics dropout, one seed for every run
+    with the same data, seed and sample count (so runs and their starting points are scored alike)."""
+    source = make_source(settings, "val")
+    b, n = settings.batch_size, settings.val_samples
+    seed = settings.seed + _VAL_SEED_OFFSET
+    return [collate(source, seed, range(i, min(i + b, n)), 0.0, False) for i in range(0, n, b)]
+
+
+@torch.no_grad()
 def validate(models: dict[str, nn.Module], batches: list[Batch], stage: str) -> dict[str, float]:
     """Mean PSNR (clipped, border removed) on the fixed validation batches, per direction.
 
@@ -302,13 +312,11 @@ class Trainer:
         from tqdm import tqdm
 
         s = self.settings
-        val_source = make_source(s, "val") if self.rank == 0 else None
-        val_batches = [] if val_source is None else [
-            collate(val_source, s.seed + _VAL_SEED_OFFSET, range(i, min(i + s.batch_size, s.val_samples)), 0.0, False)
-            for i in range(0, s.val_samples, s.batch_size)
-        ]  # fmt: skip
-        val_batches = [b.to(self.device) for b in val_batches]
+        val_batches = [b.to(self.device) for b in validation_batches(s)] if self.rank == 0 else []
         scores: dict[str, float] = {}
+        if self.step == 0 and (s.init_forward or s.init_inverse):
+            # A fine-tune must beat its starting point to replace it, so the start is the first candidate.
+            scores = self._validate(val_batches)
         bar = tqdm(total=s.steps, initial=self.step, unit="step", disable=not self.progress or self.rank != 0,
                    file=sys.stderr, dynamic_ncols=True)  # fmt: skip
         t0 = time.perf_counter()
@@ -327,20 +335,31 @@ class Trainer:
             loss_value = float(loss.detach())
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", patches_s=f"{rate:.1f}")
-            val = ""
+            row = [self.step, f"{loss_value:.6f}", json.dumps(parts), self.scheduler.get_last_lr()[0], f"{rate:.2f}"]
             if self.step % s.val_every == 0 or self.step == s.steps:
-                if self.rank == 0:
-                    scores = validate(self.models, val_batches, s.stage)
-                    val = json.dumps({k: round(v, 3) for k, v in scores.items()})
-                    if scores["score"] > self.best_score:
-                        self.best_score = scores["score"]
-                        self._save("best")
-                    self._save_state()
-                if dist.is_initialized():
-                    dist.barrier()
-            if self.rank == 0:
-                with open(self.run_dir / "log.csv", "a", newline="") as f:
-                    csv.writer(f).writerow([self.step, f"{loss_value:.6f}", json.dumps(parts),
-                                            self.scheduler.get_last_lr()[0], f"{rate:.2f}", val])  # fmt: skip
+                scores = self._validate(val_batches, row)
+            else:
+                self._log([*row, ""])
         bar.close()
         return scores
+
+    def _validate(self, val_batches: list[Batch], row: list | None = None) -> dict[str, float]:
+        """Score the models (rank 0), keep them as ``best`` if they beat every earlier candidate, save the
+        resumable state, log ``row`` (or a step-only row) with the scores; the other ranks wait."""
+        scores: dict[str, float] = {}
+        if self.rank == 0:
+            scores = validate(self.models, val_batches, self.settings.stage)
+            if scores["score"] > self.best_score:
+                self.best_score = scores["score"]
+                self._save("best")
+            self._save_state()
+            row = row or [self.step, "", "", self.scheduler.get_last_lr()[0], ""]
+            self._log([*row, json.dumps({k: round(v, 3) for k, v in scores.items()})])
+        if dist.is_initialized():
+            dist.barrier()
+        return scores
+
+    def _log(self, row: list) -> None:
+        if self.rank == 0:
+            with open(self.run_dir / "log.csv", "a", newline="") as f:
+                csv.writer(f).writerow(row)

@@ -22,6 +22,7 @@ from pathlib import Path
 import exifread
 import numpy as np
 import rawpy
+import tifffile
 import torch
 from PIL import Image
 from skimage.registration import phase_cross_correlation
@@ -69,8 +70,6 @@ def dcraw_hw(dng: Path) -> tuple[int, int] | None:
     if shutil.which("dcraw_emu") is None:
         return None
     subprocess.run(["dcraw_emu", "-w", "-T", str(dng)], check=True, capture_output=True)
-    import tifffile
-
     rendered = Path(str(dng) + ".tiff")
     if not rendered.exists():  # dcraw_emu exits 0 without output for images under 22 pixels a side
         raise subprocess.CalledProcessError(0, "dcraw_emu")

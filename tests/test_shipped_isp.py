@@ -42,8 +42,9 @@ def test_shipped_weights_cover_every_tuning_camera_within_25_mb():
     assert settings["seed"] == 42 and settings["steps"] > 0 and settings["data"] == "sim:nikon-d7000"
     assert load_isp().inverse_info.training_stage == "pretrain"
     # A camera gets its fine-tuned file only where that beat the pre-trained start on its validation set.
+    entries = registry()
     for name in TUNING_PROFILES:
-        entry = registry()[name]
+        entry = entries[name]
         for direction in ("forward", "inverse"):
             scores = entry["validation_psnr"][direction]
             source = name if scores["fine_tuned"] > scores["pretrained"] else "generic"

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from core_isp.checkpoint import load_checkpoint, save_checkpoint
+from core_isp.io.writers import atomic_write
 from core_isp.simulation.profiles import TUNING_PROFILES, get_profile
 from core_isp.training.trainer import TrainSettings, validate, validation_batches
 
@@ -38,11 +39,15 @@ def ship(source: Path, target: Path, direction: str) -> None:
     )
 
 
-def validation_psnr(run: Path, direction: str, weights: Path) -> float:
-    """``weights`` scored on the validation batches of the fine-tune in ``run`` (dB)."""
+def validation_psnr(run: Path, direction: str, weights: dict[str, Path]) -> dict[str, float]:
+    """Each of ``weights`` scored on the validation batches of the fine-tune in ``run`` (dB)."""
     settings = TrainSettings(**json.loads((run / "settings.json").read_text()))
-    model = load_checkpoint(weights, direction=direction)[0]  # type: ignore[arg-type]
-    return round(validate({direction: model}, validation_batches(settings), settings.stage)["score"], 3)
+    batches = validation_batches(settings)
+    scores = {}
+    for label, path in weights.items():
+        model = load_checkpoint(path, direction=direction)[0]  # type: ignore[arg-type]
+        scores[label] = round(validate({direction: model}, batches, settings.stage)["score"], 3)
+    return scores
 
 
 def main(root: Path) -> None:
@@ -58,19 +63,22 @@ def main(root: Path) -> None:
             run = root / "finetune" / name / direction
             best = f"{direction}.best.safetensors"
             start, tuned = generic / direction / best, run / best
-            scores = {"pretrained": validation_psnr(run, direction, start),
-                      "fine_tuned": validation_psnr(run, direction, tuned)}  # fmt: skip
+            scores = validation_psnr(run, direction, {"pretrained": start, "fine_tuned": tuned})
             entry["validation_psnr"][direction] = scores
             file = WEIGHTS / f"{name}.{direction}.safetensors"
             if scores["fine_tuned"] > scores["pretrained"]:
                 ship(tuned, file, direction)
                 entry[direction] = file.name
             else:
-                file.unlink(missing_ok=True)
                 entry[direction] = cameras["generic"][direction]
             print(f"{name} {direction}: {scores} -> {entry[direction]}", flush=True)
         cameras[name] = entry
-    (WEIGHTS / "registry.json").write_text(json.dumps({"version": 1, "cameras": cameras}, indent=1) + "\n")
+    with atomic_write(WEIGHTS / "registry.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"version": 1, "cameras": cameras}, indent=1) + "\n")
+    named = {entry[d] for entry in cameras.values() for d in ("forward", "inverse")}
+    for stale in WEIGHTS.glob("*.safetensors"):  # after the registry, which must never name a missing file
+        if stale.name not in named:
+            stale.unlink()
     size = sum(f.stat().st_size for f in WEIGHTS.glob("*.safetensors"))
     print(f"shipped {len(cameras)} pairs, {size / 1e6:.1f} MB")
 

@@ -146,7 +146,6 @@ def stage_loss(models: dict[str, nn.Module], batch: Batch, stage: str) -> tuple[
     return total, {k: float(v.detach()) for k, v in parts.items()}  # type: ignore[return-value]
 
 
-@torch.no_grad()
 def validation_batches(settings: TrainSettings) -> list[Batch]:
     """A run's fixed validation batches: the data's validation split, no optics dropout, one seed for every run
     with the same data, seed and sample count (so runs and their starting points are scored alike)."""

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = (
     "import atexit, sys; from benchmarks.bench_isp import peak_rss_gib; "
     "atexit.register(lambda: print(f'peak-rss-gib {peak_rss_gib()}', file=sys.stderr)); "
-    "sys.argv[0] = 'paramisp'; from core_isp.cli.main import main; main()"
+    "sys.argv[0] = 'paramisp'; from paramisp.cli.main import main; main()"
 )
 
 

@@ -38,7 +38,7 @@ D30 = ROOT / "tests" / "data" / "raw" / "canon_eos_d30.crw"
 
 
 def paramisp(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "core_isp.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "paramisp", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def displayed_hw(photo: Path) -> tuple[int, int]:

@@ -1,145 +1,230 @@
-"""The learned ISPs as users meet them: ``load_isp(camera=...)``, then ``.forward(raw, meta)`` and ``.inverse(...)``.
+"""ISPs as apps and benchmarks meet them: one small protocol, met by the learned, canonical and UPI-style ISPs.
 
-Shipped weights live in the package (``core_isp/weights``, listed in ``registry.json``): a camera-agnostic
-pre-trained pair (``"generic"``) and a fine-tuned pair per built-in simulated camera (a direction whose fine-tune
-did not beat the pre-trained start on the camera's validation set names the generic file). A camera is chosen by
-registry name, or by a file's make/model; a camera with no shipped weights gets the camera-agnostic pair, which
-takes the file's own white balance and colour matrix through ParamNet.
+An :class:`ISP` maps a normalised mosaic ``(B, 1, H, W)`` to sRGB ``(B, 3, H, W)`` (``forward``) and back
+(``inverse``), each image with the metadata of its shot, in sensor orientation. The inverse takes the metadata
+of the RAW it is to produce (its CFA, levels, white balance and colour matrix: :meth:`Camera.raw_metadata`).
+Comparing methods is swapping the ISP.
+
+``load_isp(camera=...)`` gives the learned ISP of a camera, shipped or stored (``None``: the camera-agnostic
+pair), or of given weight files.
+
+Unclipped output (``InferenceOptions(clip=False)``): forward, the network's sRGB-encoded output before it is
+limited to [0, 1] (the extended tone curve can exceed 1 where a highlight is brighter than the render's white);
+inverse, the normalised RAW before it is limited to [0, 1] (values above 1 estimate signal beyond the white
+level, below 0 the noise floor's negative side). The learned networks were trained on targets within [0, 1], so
+their unclipped values extrapolate; the canonical inverse's are exact for highlights the tone curve did not clip.
 """
 
 from __future__ import annotations
 
-import json
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Protocol, runtime_checkable
 
 import torch
 
+from core_isp.cameras import GENERIC, Camera, CameraWeights, generic_weights, get_camera
+from core_isp.cameras.shipped import registry, weights_dir
+from core_isp.canonical import CanonicalParams, develop, undevelop
+from core_isp.canonical.upi import upi_process, upi_unprocess
 from core_isp.checkpoint import CheckpointInfo, load_checkpoint
-from core_isp.errors import BadInputError, MetadataWarning
+from core_isp.errors import BadInputError
 from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.models.paramisp import ParamISP
 
-GENERIC = "generic"
+__all__ = [
+    "GENERIC",
+    "ISP",
+    "FixedISP",
+    "InferenceOptions",
+    "LearnedISP",
+    "available_cameras",
+    "canonical_isp",
+    "load_isp",
+    "registry",
+    "upi_isp",
+    "weights_dir",
+]
 
 
-def weights_dir() -> Path:
-    """The package folder with the shipped weights."""
-    return Path(str(resources.files("core_isp.weights")))
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How to run an ISP: tiling (bounded memory), device, precision, and whether to clip to the valid range."""
+
+    #: Kept centre of each window in pixels (multiple of 4); None runs the image in one window.
+    tile: int | None = DEFAULT_TILE
+    #: Where the networks run; the images stay in host memory.
+    device: str = "cpu"
+    #: e.g. ``torch.bfloat16`` for autocast on a GPU; None runs in fp32.
+    autocast_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    #: False returns the unclipped output (module notes say what it means per direction).
+    clip: bool = True
 
 
-def registry() -> dict[str, dict[str, Any]]:
-    """Registry entries by camera name: files per direction, the profile, make and model."""
-    return json.loads((weights_dir() / "registry.json").read_text())["cameras"]
+@runtime_checkable
+class ISP(Protocol):
+    """Anything that renders RAW to sRGB and back for shots described by their metadata."""
+
+    name: str
+
+    def forward(
+        self, raw: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
+    ) -> torch.Tensor:
+        """``(B, 1, H, W)`` normalised mosaic -> ``(B, 3, H, W)`` sRGB."""
+        ...
+
+    def inverse(
+        self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
+    ) -> torch.Tensor:
+        """``(B, 3, H, W)`` sRGB -> ``(B, 1, H, W)`` normalised mosaic in ``meta``'s CFA."""
+        ...
 
 
-def available_cameras() -> list[str]:
-    """Names ``load_isp(camera=...)`` accepts."""
-    return sorted(registry())
+def _records(meta: CameraMetadata | Sequence[CameraMetadata], batch: int) -> list[CameraMetadata]:
+    metas = [meta] if isinstance(meta, CameraMetadata) else list(meta)
+    if len(metas) != batch:
+        raise BadInputError(f"{len(metas)} metadata records for a batch of {batch}")
+    return metas
 
 
-def camera_for(meta: CameraMetadata) -> str | None:
-    """The registry camera whose make and model match a shot's, if any."""
-
-    def norm(s: str | None) -> str:
-        return (s or "").strip().lower()
-
-    for name, entry in registry().items():
-        if (
-            entry.get("make")
-            and norm(entry["make"]) == norm(meta.make)
-            and norm(entry.get("model")) == norm(meta.model)
-        ):
-            return name
-    return None
+def _limit(x: torch.Tensor, options: InferenceOptions) -> torch.Tensor:
+    return x.clamp(0.0, 1.0) if options.clip else x
 
 
 @dataclass
 class LearnedISP:
     """A forward and/or inverse ParamISP with where they came from."""
 
-    camera: str
+    name: str
     forward_model: ParamISP | None
     inverse_model: ParamISP | None
     forward_info: CheckpointInfo | None = None
     inverse_info: CheckpointInfo | None = None
+    #: What the weights are, for logs and file descriptions (e.g. ``"canon-550d (camera-agnostic weights)"``).
+    description: str = ""
 
-    def _shots(self, meta: CameraMetadata | Sequence[CameraMetadata], batch: int) -> list[CameraMetadata]:
-        metas = [meta] if isinstance(meta, CameraMetadata) else list(meta)
-        if len(metas) != batch:
-            raise BadInputError(f"{len(metas)} metadata records for a batch of {batch}")
-        return metas
+    @property
+    def camera(self) -> str:
+        """The camera name the weights were loaded for (``custom`` for weight files)."""
+        return self.name
 
     def forward(
-        self, raw: torch.Tensor, meta: CameraMetadata | Sequence[CameraMetadata], **options: Any
+        self,
+        raw: torch.Tensor,
+        meta: CameraMetadata | Sequence[CameraMetadata],
+        options: InferenceOptions | None = None,
     ) -> torch.Tensor:
-        """RAW -> sRGB: normalised mosaic ``(B, 1, H, W)`` -> ``(B, 3, H, W)`` in [0, 1], sensor orientation.
-        ``options`` go to :func:`core_isp.inference.forward_isp` (tile, device, autocast_dtype, channels_last)."""
+        """RAW -> sRGB: normalised mosaic ``(B, 1, H, W)`` -> ``(B, 3, H, W)`` (in [0, 1] unless unclipped)."""
         if self.forward_model is None:
-            raise BadInputError(f"{self.camera}: no forward weights loaded")
-        options.setdefault("tile", DEFAULT_TILE)
-        return forward_isp(self.forward_model, raw, self._shots(meta, raw.shape[0]), **options).clamp(0.0, 1.0)
+            raise BadInputError(f"{self.name}: no forward weights loaded")
+        o = options or InferenceOptions()
+        out = forward_isp(self.forward_model, raw, _records(meta, raw.shape[0]), tile=o.tile, device=o.device,
+                          autocast_dtype=o.autocast_dtype, channels_last=o.channels_last)  # fmt: skip
+        return _limit(out, o)
 
     def inverse(
-        self, srgb: torch.Tensor, meta: CameraMetadata | Sequence[CameraMetadata], **options: Any
+        self,
+        srgb: torch.Tensor,
+        meta: CameraMetadata | Sequence[CameraMetadata],
+        options: InferenceOptions | None = None,
     ) -> torch.Tensor:
-        """sRGB -> RAW: ``(B, 3, H, W)`` in [0, 1] -> normalised mosaic ``(B, 1, H, W)`` in [0, 1] in the
-        metadata's CFA, sensor orientation. Options as in :meth:`forward`."""
+        """sRGB -> RAW: ``(B, 3, H, W)`` in [0, 1] -> normalised mosaic ``(B, 1, H, W)`` in the metadata's CFA."""
         if self.inverse_model is None:
-            raise BadInputError(f"{self.camera}: no inverse weights loaded")
-        options.setdefault("tile", DEFAULT_TILE)
-        return inverse_isp(self.inverse_model, srgb, self._shots(meta, srgb.shape[0]), **options).clamp(0.0, 1.0)
+            raise BadInputError(f"{self.name}: no inverse weights loaded")
+        o = options or InferenceOptions()
+        out = inverse_isp(self.inverse_model, srgb, _records(meta, srgb.shape[0]), tile=o.tile, device=o.device,
+                          autocast_dtype=o.autocast_dtype, channels_last=o.channels_last)  # fmt: skip
+        return _limit(out, o)
+
+
+@dataclass(frozen=True)
+class FixedISP:
+    """A non-learned ISP: a pair of pure functions of ``(image, CanonicalParams)`` driven by the shot's metadata."""
+
+    name: str
+    process: Callable[[torch.Tensor, CanonicalParams], torch.Tensor]
+    unprocess: Callable[[torch.Tensor, CanonicalParams], torch.Tensor]
+
+    def forward(
+        self, raw: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
+    ) -> torch.Tensor:
+        return self._run(self.process, raw, meta, options)
+
+    def inverse(
+        self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
+    ) -> torch.Tensor:
+        return self._run(self.unprocess, srgb, meta, options)
+
+    @staticmethod
+    def _run(fn: Callable, x: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None):
+        params = CanonicalParams.from_metadata(_records(meta, x.shape[0]))
+        with torch.no_grad():
+            return _limit(fn(x, params), options or InferenceOptions())
+
+
+def canonical_isp(demosaic_method: str = "malvar") -> FixedISP:
+    """CanoNet alone: demosaic, white balance, colour matrix, sRGB curve, and their exact inverses."""
+    return FixedISP("canonical", lambda raw, p: develop(raw, p, demosaic_method), undevelop)
+
+
+def upi_isp() -> FixedISP:
+    """The fixed "unprocessing" pipeline of Brooks et al. (with the shot's true white balance and matrix)."""
+    return FixedISP("upi", upi_process, upi_unprocess)
+
+
+def available_cameras() -> list[str]:
+    """Names ``load_isp(camera=...)`` accepts from the package (with stored ones: ``cameras.available_cameras``)."""
+    return sorted(registry())
+
+
+def _weights_of(camera: Camera) -> tuple[CameraWeights, str]:
+    """A camera's own weights per direction, the camera-agnostic pair where it has none."""
+    generic = generic_weights()
+    own = {d: camera.weights.path(d) for d in ("forward", "inverse")}
+    files = CameraWeights(**{d: own[d] or generic.path(d) for d in own})
+    agnostic = [d for d in own if own[d] is None or own[d] == generic.path(d)]
+    kind = "camera-agnostic weights" if len(agnostic) == 2 else (
+        f"own weights, camera-agnostic {agnostic[0]}" if agnostic else "own weights")  # fmt: skip
+    return files, f"{camera.name} ({camera.origin}, {kind})"
 
 
 def load_isp(
-    camera: str | None = None,
+    camera: str | Camera | None = None,
     *,
     forward_weights: str | Path | None = None,
     inverse_weights: str | Path | None = None,
     directions: Sequence[str] = ("forward", "inverse"),
     device: torch.device | str = "cpu",
 ) -> LearnedISP:
-    """Load shipped weights by camera name (``None``: the camera-agnostic pair), or given weight files.
+    """The learned ISP of a camera (name of a shipped or stored camera, or a :class:`Camera`; ``None`` or
+    ``"generic"``: the camera-agnostic pair), or of given weight files, which take precedence per direction.
 
     Unknown names and wrong-direction files are refused with a one-line :class:`BadInputError`.
     """
-    entries = registry()
-    name = camera or GENERIC
-    files: dict[str, Path | None] = {"forward": None, "inverse": None}
-    if forward_weights or inverse_weights:
-        files = {"forward": Path(forward_weights) if forward_weights else None,
-                 "inverse": Path(inverse_weights) if inverse_weights else None}  # fmt: skip
-        name = camera or "custom"
+    if isinstance(camera, Camera):
+        files, description = _weights_of(camera)
+        name = camera.name
+    elif camera in (None, GENERIC):
+        files, name, description = generic_weights(), GENERIC, "camera-agnostic weights"
     else:
-        if not entries:
-            raise BadInputError("no shipped weights in this installation (core_isp/weights/registry.json is empty)")
-        if name not in entries:
-            raise BadInputError(f"no shipped weights for camera {name!r}; available: {', '.join(sorted(entries))}")
-        files = {d: weights_dir() / entries[name][d] for d in ("forward", "inverse") if d in entries[name]}
-    isp = LearnedISP(camera=name, forward_model=None, inverse_model=None)
+        found = get_camera(camera)
+        files, description = _weights_of(found)
+        name = found.name
+    given = {"forward": forward_weights, "inverse": inverse_weights}
+    if any(given.values()):
+        files = CameraWeights(**{d: Path(given[d]) if given[d] else files.path(d) for d in given})
+        custom = [d for d in given if given[d]]
+        description = f"weight files for {', '.join(custom)}" + (f" ({name} otherwise)" if len(custom) < 2 else "")
+        name = name if camera is not None else "custom"
+    isp = LearnedISP(name=name, forward_model=None, inverse_model=None, description=description)
     for direction in directions:
-        path = files.get(direction)
+        path = files.path(direction)
         if path is None:
             continue
         model, info = load_checkpoint(path, direction=direction, device=device)  # type: ignore[arg-type]
         setattr(isp, f"{direction}_model", model)
         setattr(isp, f"{direction}_info", info)
     return isp
-
-
-def load_isp_for(meta: CameraMetadata, device: torch.device | str = "cpu") -> LearnedISP:
-    """The shipped pair for a shot's camera, or the camera-agnostic one (with a warning saying so)."""
-    name = camera_for(meta)
-    if name is None:
-        warnings.warn(
-            f"no shipped weights for {meta.make or '?'} {meta.model or '?'}: using the camera-agnostic weights "
-            "with the file's own white balance and colour matrix",
-            MetadataWarning,
-            stacklevel=2,
-        )
-    return load_isp(name, device=device)

@@ -109,6 +109,22 @@ class CameraMetadata:
         black = max(self.black_level_per_site)
         return (sat - black) / (self.white_level - black)
 
+    def with_exif(self, **values: float | None) -> CameraMetadata:
+        """Copy with optical values set by the user (``iso=1600``: "as if shot at ISO 1600"); ``None`` keeps the
+        recorded value. An implausible value is a one-line :class:`BadInputError`."""
+        changes: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in OPTICAL_FIELDS:
+                raise BadInputError(f"{name} is not an EXIF value ({', '.join(OPTICAL_FIELDS)})")
+            if value is None:
+                continue
+            lo, hi = PLAUSIBLE_RANGES[name]
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise BadInputError(f"--{name.replace('_', '-')} {value:g} is not plausible (range {lo:g}..{hi:g})")
+            changes[name] = float(value)
+            changes[source_field(name)] = "user"
+        return self.replace(**changes) if changes else self
+
     def missing_optics(self) -> list[str]:
         """Names of the optical parameters that are unknown."""
         return [f for f in OPTICAL_FIELDS if getattr(self, f) is None]
@@ -147,6 +163,11 @@ class CameraMetadata:
     def from_json(cls, text: str) -> CameraMetadata:
         """Parse :meth:`to_json` output."""
         return cls.from_dict(json.loads(text))
+
+
+def source_field(name: str) -> str:
+    """``exposure_time_s`` -> ``exposure_time_source`` (units dropped)."""
+    return name.removesuffix("_s").removesuffix("_mm") + "_source"
 
 
 def plausible(name: str, value: float | None, source: str | None) -> tuple[float | None, str | None]:

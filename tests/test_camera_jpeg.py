@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 
@@ -16,7 +17,7 @@ from torch.nn.functional import avg_pool2d, grid_sample, interpolate
 
 from conftest import D30, DATA, DC50, EOS550D
 from core_isp.canonical import CanonicalParams, develop, mosaic
-from core_isp.cfa import cfa_batch
+from core_isp.cfa import cfa_batch, phase_offset
 from core_isp.errors import BadInputError
 from core_isp.io.camera_jpeg import (
     MAX_TILE_RESIDUAL_PX,
@@ -31,6 +32,11 @@ from core_isp.io.image_reader import read_image
 from core_isp.io.raw_reader import RawImage, read_raw
 from core_isp.metadata import CameraMetadata
 from core_isp.orientation import to_sensor
+from core_isp.simulation.capture_folder import write_capture
+from core_isp.simulation.profiles import get_profile
+from core_isp.simulation.render import RenderedShot, auto_settings, render_shot
+from core_isp.simulation.scenes import load_manifest, sample_scene
+from core_isp.training.prepare import prepare_one
 
 pytestmark = pytest.mark.filterwarnings("ignore::core_isp.errors.MetadataWarning")
 
@@ -210,3 +216,88 @@ def test_lens_corrected_jpeg_is_rejected(d30, d30_jpeg):
 def test_tiny_jpeg_is_refused_before_any_work(d30):
     with pytest.raises(BadInputError, match="too small to register"):
         register_camera_jpeg(d30, torch.rand(1, 3, 64, 40))
+
+
+# -- registration: simulated shots, whose JPEG is rendered from the RAW's own mosaic (exactly on its grid) --
+
+
+def _simulated_shot(
+    source_id: str, luminance_cd_m2: float, cfa_pattern: str = "RGGB", iso: float | None = None, ev: float = 0.0
+) -> RenderedShot:
+    """A 320 x 384 shot of a test-split scene by a Canon 550D, given its CFA; ``iso`` raises the gain at
+    the program exposure, ``ev`` is the exposure compensation."""
+    profile = dataclasses.replace(
+        get_profile("canon-550d"), name=f"test-{cfa_pattern.lower()}", cfa_pattern=cfa_pattern
+    )
+    source = next(s for s in load_manifest() if s.source_id == source_id)
+    scene = sample_scene(source, 320, 384, np.random.default_rng(0), luminance_cd_m2)
+    settings = auto_settings(profile, scene, 35.0, ev)
+    if iso is not None:  # the same exposure, reached with more gain
+        time_s = settings.exposure_time_s * settings.iso / iso
+        settings = dataclasses.replace(settings, iso=iso, exposure_time_s=time_s, highlight_tone_priority=False)
+    return render_shot(profile, scene, 0, settings=settings, illuminant_cct_k=5000.0)
+
+
+def _raw_of(shot: RenderedShot) -> RawImage:
+    return RawImage(shot.noisy_raw[0, 0].numpy(), shot.metadata)
+
+
+@pytest.fixture(scope="module")
+def noisy_shot() -> RenderedShot:
+    return _simulated_shot("photo:canon_ixus", 100.0, iso=6400)
+
+
+@pytest.fixture(scope="module")
+def sunset_shot() -> RenderedShot:
+    return _simulated_shot("hdr:venice_sunset", 5000.0, ev=2.0)
+
+
+@pytest.fixture(scope="module")
+def gbrg_shot() -> RenderedShot:
+    return _simulated_shot("hdr:desk", 100.0, cfa_pattern="GBRG", iso=3200)
+
+
+def test_simulated_shots_are_what_their_tests_say(noisy_shot, sunset_shot, gbrg_shot):
+    assert noisy_shot.settings.iso == 6400
+    assert sunset_shot.settings.exposure_compensation_ev == 2.0
+    assert (sunset_shot.noisy_raw >= 0.98 * sunset_shot.metadata.clip_level).float().mean() > 0.02  # clipped sun
+    assert (gbrg_shot.metadata.cfa_pattern, gbrg_shot.settings.iso) == ("GBRG", 3200)
+
+
+@pytest.mark.parametrize("shot", ["noisy_shot", "sunset_shot", "gbrg_shot"])
+def test_exactly_aligned_simulated_pair_keeps_the_identity_geometry(request, shot):
+    shot = request.getfixturevalue(shot)
+    reg = register_camera_jpeg(_raw_of(shot), shot.camera_srgb)  # raises if the pair were rejected
+    assert (reg.orientation, reg.scale, reg.offset_px) == (1, 1.0, (0.0, 0.0))
+    assert reg.score > 0.9
+
+
+def test_aligned_gbrg_pair_is_prepared_from_the_jpeg_pixels_unresampled(tmp_path):
+    shot = _simulated_shot("photo:canon_ixus", 300.0, cfa_pattern="GBRG")
+    write_capture(tmp_path, "SIM_0001", shot, {})
+    arrays, record = prepare_one(tmp_path / "SIM_0001.DNG")
+    assert (record["scale"], record["offset_px"], record["downscaled"]) == (1.0, (0.0, 0.0), False)
+    dy, dx = phase_offset("GBRG", "RGGB")
+    h, w = arrays["raw"].shape
+    jpeg = (shot.camera_srgb[0, :, dy : dy + h, dx : dx + w].permute(1, 2, 0) * 255 + 0.5).to(torch.uint8)
+    assert np.array_equal(arrays["srgb"], jpeg.numpy())
+    assert np.allclose(arrays["raw"], shot.noisy_raw[0, 0, dy : dy + h, dx : dx + w].numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("offset_px", [(0.5, 0.5), (-0.3, 0.2)])
+def test_sub_pixel_shift_of_a_noisy_simulated_pair_is_found(noisy_shot, offset_px):
+    jpeg = noisy_shot.camera_srgb
+    shifted = resample(jpeg[..., 1:, 1:], 1.0, offset_px, (312, 376))  # the JPEG seen from (1, 1) + offset_px
+    reg = register_camera_jpeg(_raw_of(noisy_shot), shifted, orientations=(1,))
+    assert reg.offset_px == pytest.approx((1 + offset_px[0], 1 + offset_px[1]), abs=0.1)
+    assert reg.scale == pytest.approx(1.0, abs=2e-4)
+
+
+def test_whole_pixel_crop_of_a_noisy_simulated_pair_registers_exactly(noisy_shot):
+    reg = register_camera_jpeg(_raw_of(noisy_shot), noisy_shot.camera_srgb[..., 3:-5, 2:-6], orientations=(1,))
+    assert (reg.scale, reg.offset_px) == (1.0, (3.0, 2.0))
+
+
+def test_jpeg_of_another_simulated_scene_is_rejected(noisy_shot, sunset_shot):
+    with pytest.raises(BadInputError, match="does not match the RAW"):
+        register_camera_jpeg(_raw_of(noisy_shot), sunset_shot.camera_srgb)

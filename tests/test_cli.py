@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -10,16 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+import typer
 from PIL import Image
 
+import core_isp
 from conftest import D30, DATA, DC50
+from paramisp.cli.batch import run_file_command
 
 TRACEBACK = "Traceback (most recent call last)"
 
 
 def paramisp(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "core_isp.cli", *map(str, args)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "paramisp", *map(str, args)], capture_output=True, text=True, timeout=300
     )
 
 
@@ -148,3 +152,49 @@ def test_missing_input_and_bad_option_are_bad_input(tmp_path):
     assert res.returncode == 2 and len(error_lines(res.stderr)) == 1
     res = paramisp("develop", DC50, "-o", tmp_path, "--format", "gif")
     assert res.returncode == 2 and "--format" in res.stderr
+
+
+def test_file_skeleton_names_outputs_and_never_overwrites(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("a")
+    b.write_text("b")
+    calls: list[str] = []
+
+    def copy(path: Path, target: Path) -> dict[str, str]:
+        calls.append(path.name)
+        target.write_text(path.read_text())
+        return {"output": str(target)}
+
+    def status(inputs: list[Path], out: Path, overwrite: bool = False) -> int:
+        with pytest.raises(typer.Exit) as done:
+            run_file_command(map(str, inputs), out, copy, output_suffix=".out", overwrite=overwrite, progress=False)
+        return done.value.exit_code
+
+    assert status([a], tmp_path / "single.res") == 0 and (tmp_path / "single.res").read_text() == "a"
+    assert status([a], tmp_path / "folder") == 0 and (tmp_path / "folder" / "a.out").read_text() == "a"
+    assert status([a, b], tmp_path / "many.d") == 0  # two inputs: always a folder, suffix or not
+    assert sorted(p.name for p in (tmp_path / "many.d").iterdir()) == ["a.out", "b.out"]
+    (tmp_path / "many.d" / "a.out").write_text("keep")
+    calls.clear()
+    assert status([a, b], tmp_path / "many.d") == 2 and not calls  # refused before the job runs
+    assert (tmp_path / "many.d" / "a.out").read_text() == "keep"
+    assert status([a, b], tmp_path / "many.d", overwrite=True) == 0 and calls == ["a.txt", "b.txt"]
+    assert (tmp_path / "many.d" / "a.out").read_text() == "a"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("other a")
+    calls.clear()  # two inputs with one name: the second may not replace the first's result, even so
+    assert status([a, tmp_path / "sub" / "a.txt"], tmp_path / "clash", overwrite=True) == 2 and calls == ["a.txt"]
+    assert (tmp_path / "clash" / "a.out").read_text() == "a"
+
+
+def test_core_isp_imports_nothing_above_it():
+    """The command line and the apps build on core_isp; the reverse would make the core depend on them."""
+    root = Path(core_isp.__file__).parent
+    offending = []
+    for source in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            offending += [f"{source.relative_to(root)}: {n}" for n in names if n.split(".")[0] in {"paramisp", "apps"}]
+    assert not offending

@@ -167,8 +167,8 @@ def test_manifest_splits_by_source_and_files_match():
 def test_simulate_writes_a_camera_folder_that_reads_back_exactly(tmp_path):
     from typer.testing import CliRunner
 
-    from core_isp.cli import simulate  # noqa: F401  (registers the command)
-    from core_isp.cli.main import app
+    from paramisp.cli import simulate  # noqa: F401  (registers the command)
+    from paramisp.cli.main import app
 
     args = ["simulate", "-o", str(tmp_path), "-p", "nikon-d90", "-n", "2", "--size", "64x96", "--seed", "3"]
     res = CliRunner().invoke(app, args)

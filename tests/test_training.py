@@ -155,10 +155,10 @@ def test_prepare_pairs_real_and_simulated_folders(tmp_path):
     folder.mkdir()
     shutil.copy(D30, folder)
     shutil.copy(DC50, folder)
-    sim = subprocess.run([sys.executable, "-m", "core_isp.cli", "simulate", "-o", str(folder), "-p", "nikon-d90",
+    sim = subprocess.run([sys.executable, "-m", "paramisp", "simulate", "-o", str(folder), "-p", "nikon-d90",
                           "-n", "2", "--size", "96x128"], capture_output=True, text=True)  # fmt: skip
     assert sim.returncode == 0, sim.stderr
-    res = subprocess.run([sys.executable, "-m", "core_isp.cli", "prepare", str(folder), "-o", str(tmp_path / "cache"),
+    res = subprocess.run([sys.executable, "-m", "paramisp", "prepare", str(folder), "-o", str(tmp_path / "cache"),
                           "--json"], capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)

@@ -1,6 +1,7 @@
 """Copy the trained default weights into the package as fp16 safetensors and write the registry.
 
     python tools/ship_default_weights.py [RUN_ROOT]        # after tools/train_default_weights.py
+    python tools/ship_default_weights.py --bodies-only     # refresh the cameras' sensor/colour/noise entries
 
 Ships the camera-agnostic pre-trained pair ("generic") and the fine-tuned pair of each tuning profile, each
 from its best validation checkpoint. A camera's registry entry names its fine-tuned file only where that beats
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from core_isp.checkpoint import load_checkpoint, save_checkpoint
 from core_isp.io.writers import atomic_write
-from core_isp.simulation.profiles import TUNING_PROFILES, get_profile
+from core_isp.simulation.profiles import HELD_OUT_PROFILES, TUNING_PROFILES, get_profile
 from core_isp.training.trainer import TrainSettings, validate, validation_batches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,25 @@ def validation_psnr(run: Path, direction: str, weights: dict[str, Path]) -> dict
     return scores
 
 
+def with_bodies(cameras: dict[str, dict]) -> dict[str, dict]:
+    """Registry entries with each simulated body's sensor, colour and noise (``core_isp.cameras.shipped``);
+    held-out bodies ship with the camera-agnostic weights, so ``--camera canon-550d`` knows its sensor."""
+    out = dict(cameras)
+    for name in HELD_OUT_PROFILES:
+        out.setdefault(name, {"profile": get_profile(name).profile_id, "forward": cameras["generic"]["forward"],
+                              "inverse": cameras["generic"]["inverse"]})  # fmt: skip
+    for name, entry in out.items():
+        if name != "generic":
+            body = get_profile(name).camera().to_dict()
+            entry["camera"] = {k: v for k, v in body.items() if k not in ("name", "weights")}
+    return out
+
+
+def write_registry(cameras: dict[str, dict]) -> None:
+    with atomic_write(WEIGHTS / "registry.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"version": 1, "cameras": with_bodies(cameras)}, indent=1) + "\n")
+
+
 def main(root: Path) -> None:
     generic = root / "pretrain" / "paramisp"
     cameras: dict[str, dict] = {"generic": {}}
@@ -73,8 +93,7 @@ def main(root: Path) -> None:
                 entry[direction] = cameras["generic"][direction]
             print(f"{name} {direction}: {scores} -> {entry[direction]}", flush=True)
         cameras[name] = entry
-    with atomic_write(WEIGHTS / "registry.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps({"version": 1, "cameras": cameras}, indent=1) + "\n")
+    write_registry(cameras)
     named = {entry[d] for entry in cameras.values() for d in ("forward", "inverse")}
     for stale in WEIGHTS.glob("*.safetensors"):  # after the registry, which must never name a missing file
         if stale.name not in named:
@@ -84,4 +103,7 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "defaults")
+    if sys.argv[1:] == ["--bodies-only"]:  # refresh the camera descriptions without re-shipping weights
+        write_registry(json.loads((WEIGHTS / "registry.json").read_text())["cameras"])
+    else:
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "defaults")

@@ -10,7 +10,7 @@ orientation or already rotated upright. :func:`register_camera_jpeg` finds that 
 
 Positions are *edge* coordinates: pixel ``(i, j)`` spans ``[i, i + 1) x [j, j + 1)``, so the JPEG
 position ``q`` (edge coordinates of the oriented JPEG) lies at ``offset_px + q / scale`` on the RAW.
-The Canon EOS D30's embedded JPEG registers at scale 2/3 and offset (4.76, 7.76): its 2160x1440 crop,
+The Canon EOS D30's embedded JPEG registers at scale 2/3 and offset (4.76, 7.74): its 2160x1440 crop,
 starting 1.2 rows above the crop LibRaw reports, ``(6, 8, 1440, 2160)``.
 """
 
@@ -26,9 +26,10 @@ import numpy as np
 import rawpy
 import torch
 from kornia.color import rgb_to_grayscale
-from kornia.filters import spatial_gradient
 from PIL import Image, UnidentifiedImageError
+from skimage.filters import gaussian
 from skimage.registration import phase_cross_correlation
+from torch.nn.functional import max_pool2d
 
 from core_isp.canonical.develop import CanonicalParams, develop
 from core_isp.errors import BadInputError
@@ -42,13 +43,14 @@ from core_isp.tensor_checks import check_shape
 #: turns away thumbnails (160x120, the Kodak DC50's 96x64 of a 768x512 sensor).
 MIN_JPEG_FRACTION = 0.25
 
-#: Pairs below this gradient correlation are rejected: the true D30 pair scores 0.97, an unrelated
+#: Pairs below this gradient correlation are rejected: the true D30 pair scores 0.99, an unrelated
 #: photo of the same size or the mirrored JPEG (orientation 1 only) about 0.00.
 MIN_REGISTRATION_SCORE = 0.5
 
-#: Pairs whose tile shifts depart from one scale + offset by more than this RMS (JPEG pixels) are
-#: rejected: the camera corrected lens distortion or the JPEG was edited, so no pixel pairing holds.
-#: The D30 pair gives 0.02; a barrel distortion moving the corners by 4 px gives 0.28.
+#: Pairs whose tile shifts depart from one scale + offset by more than this RMS (JPEG pixels) beyond
+#: the tiles' own noise are rejected: the camera corrected lens distortion or the JPEG was edited, so no
+#: pixel pairing holds. The D30 pair gives 0.02; a barrel distortion moving its corners by 4 px gives 0.27,
+#: by 6 px 0.38; exactly aligned simulated pairs up to ISO 12800 stay under 0.14.
 MAX_TILE_RESIDUAL_PX = 0.2
 
 ALL_ORIENTATIONS = (1, 2, 3, 4, 5, 6, 7, 8)
@@ -56,13 +58,48 @@ ALL_ORIENTATIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 # Coarse search size (long side, pixels): large enough for the crop/orientation guesses to show
 # structure, small enough that eight orientations cost little.
 _COARSE_LONG_SIDE = 320
-# Refinement tiles (JPEG pixels); each gives one local shift for the scale + offset fit.
+# Refinement tiles (JPEG pixels), each giving one local shift for the scale + offset fit: at most
+# _TILE_PX, and at least _TILES_ACROSS across the short side so the fit has tiles enough to judge their
+# scatter; at most _MAX_TILES_PER_SIDE along a side bounds the work on large JPEGs.
 _TILE_PX = 256
-# Cross-correlation upsampling per refinement pass: the first pass only removes the coarse error (a
-# few tenths of a pixel); the second resolves 1/20 px per tile, and the fit averages the tiles.
+_MIN_TILE_PX = 32
+_TILES_ACROSS = 4
+_MAX_TILES_PER_SIDE = 12
+# Below this many usable tiles the fit of three numbers has no noise estimate worth the name.
+_MIN_TILES = 4
+# Cross-correlation upsampling of the two refinement passes: the first only removes the coarse error
+# (a few tenths of a pixel); the second resolves 1/20 px per tile, and the fit averages the tiles.
 _REFINE_UPSAMPLES = (5, 20)
 # Below this the tiles are too small for a shift estimate.
 _MIN_SIDE_PX = 64
+# Band-pass (Gaussian sigmas, pixels) of the luminance whose shifts are measured.
+_BAND_SIGMAS_PX = (1.0, 4.0)
+# Quantiles matched between the two luminances (see _comparable).
+_TONE_LEVELS = 256
+# Blur (pixels) before the gradients of the registration score.
+_SCORE_SIGMA_PX = 1.0
+# Clipped highlights: RAW sites at this share of the clip level, JPEG pixels whose luminance is at
+# this level (one saturated channel of a vivid colour leaves structure in the others). Pixels within
+# the margin of either are left out of the comparison (it covers 3 sigmas of the band-pass's fine blur).
+_RAW_CLIPPED = 0.98
+_JPEG_CLIPPED = 250 / 255
+_CLIP_MARGIN_PX = 4
+# A resampled usability above this counts as usable (area resampling mixes usable and clipped pixels).
+_USABLE = 0.99
+# A tile with a quarter less usable than this gives no shift.
+_MIN_USABLE_SHARE = 0.5
+# Estimates this close to unit scale (largest difference across the JPEG, pixels) are tested against
+# the nearest whole-pixel crop; the tiles measured there still correlate reliably.
+_CROP_SEARCH_PX = 2.0
+# The crop is left for the estimate only when the correction measured from it is significant at
+# p = 0.001 (chi-square, 3 degrees of freedom: two offsets and a scale) ...
+_SIGNIFICANT_CHI2 = 16.27
+# ... and moves some JPEG pixel by more than this. Two renderings of one mosaic disagree on where an
+# edge lies by a few hundredths of a pixel, systematically across a scene (the camera's colour and
+# local tone handling differ from the canonical development's): aligned simulated pairs measure up to
+# 0.05 px, significant but not a misalignment. Below 0.1 px linear interpolation also blurs about as
+# much as it repairs.
+_MIN_CORRECTION_PX = 0.1
 
 
 @dataclass(frozen=True)
@@ -80,9 +117,10 @@ class Registration:
     """A camera JPEG's geometry on its RAW's mosaic grid (conventions in the module docstring).
 
     ``jpeg_size_hw`` is the JPEG's size in sensor orientation, ``raw_size_hw`` the mosaic's.
-    ``score`` is the normalised cross-correlation of the luminance gradients after alignment, in
-    [-1, 1]; ``tile_residual_px`` the RMS, in JPEG pixels, of the local (tile) shifts about the fitted
-    scale + offset.
+    ``score`` is the normalised cross-correlation of the (lightly blurred) luminance gradients after
+    alignment, outside clipped highlights, in [-1, 1]; ``tile_residual_px`` the RMS, in JPEG pixels, of
+    the local (tile) shifts about the fitted scale + offset beyond what the tiles' own noise explains
+    (infinite when too few tiles without clipped highlights overlap the RAW to tell).
     """
 
     orientation: int
@@ -243,44 +281,59 @@ def register_camera_jpeg(
 ) -> Registration:
     """Find where a camera JPEG ``(1, 3, h, w)`` in [0, 1] lies on the RAW's mosaic grid.
 
-    The RAW is developed canonically and both images compared as luminance. For each allowed
-    orientation the JPEG is first assumed to show the camera crop (or the whole mosaic) scaled to its
-    size; a coarse cross-correlation fixes the offset and picks the best orientation, then local shifts
-    of tiles at the JPEG's full resolution are fitted with one scale and offset, twice.
+    The RAW is developed canonically and both images compared as band-passed luminance, leaving out
+    clipped highlights. For each allowed orientation the JPEG is first assumed to show the camera crop
+    (or the whole mosaic) scaled to its size; a coarse cross-correlation fixes the offset and picks the
+    best orientation, then local shifts of tiles at the JPEG's full resolution, each with its own
+    uncertainty, are fitted with one scale and offset, twice. Near unit scale, the nearest whole-pixel
+    offset at scale 1 (a crop of the RAW, which needs no resampling) is kept unless the tiles measured
+    there call for a correction beyond their noise, so an exactly aligned pair stays exactly aligned.
 
-    :class:`BadInputError` when the best pair scores below ``min_score`` or its tiles depart from one
-    scale + offset by more than ``max_tile_residual_px`` (pass ``-1`` and ``inf`` to always get the
-    estimate).
+    :class:`BadInputError` when the pair scores below ``min_score`` or its tiles depart from one scale +
+    offset by more than ``max_tile_residual_px`` beyond their noise (infinite when too few tiles without
+    clipped highlights overlap the RAW to tell); pass ``-1`` and ``inf`` to always get the estimate.
     """
     check_shape(jpeg, "1,3,H,W", "jpeg")
     if min(jpeg.shape[-2:]) < _MIN_SIDE_PX:
         raise BadInputError(f"camera JPEG of {tuple(jpeg.shape[-2:])} is too small to register (< {_MIN_SIDE_PX} px)")
-    raw_luma = _raw_luma(raw)
-    jpeg_luma = rgb_to_grayscale(jpeg.detach().float().cpu())
+    jpeg = jpeg.detach().float().cpu()
+    raw_plane = torch.cat([_raw_luma(raw), _raw_usable(raw)], 1)
+    jpeg_luma = rgb_to_grayscale(jpeg)
+    jpeg_plane = torch.cat([jpeg_luma, _away_from(jpeg_luma >= _JPEG_CLIPPED)], 1)
     # The coarse search needs the RAW at about twice its working size only; reducing it once keeps the
     # eight orientations cheap.
-    reduction = max(1, max(raw_luma.shape[-2:]) // (2 * _COARSE_LONG_SIDE))
-    reduced_hw = (math.ceil(raw_luma.shape[-2] / reduction), math.ceil(raw_luma.shape[-1] / reduction))
-    reduced_raw = resample(raw_luma, 1.0 / reduction, (0.0, 0.0), reduced_hw)
+    reduction = max(1, max(raw_plane.shape[-2:]) // (2 * _COARSE_LONG_SIDE))
+    reduced_hw = (math.ceil(raw_plane.shape[-2] / reduction), math.ceil(raw_plane.shape[-1] / reduction))
+    reduced_raw = resample(raw_plane, 1.0 / reduction, (0.0, 0.0), reduced_hw)
     # Each guess -> (coarse score, offset, orientation, scale); the best is refined.
     guesses = [
-        (*_coarse(reduced_raw, reduction, to_sensor(jpeg_luma, o), scale, offset), o, scale)
+        (*_coarse(reduced_raw, reduction, to_sensor(jpeg_plane, o), scale, offset), o, scale)
         for o in dict.fromkeys(orientations)
-        for scale, offset in _size_hypotheses(raw, to_sensor(jpeg_luma, o).shape[-2:])
+        for scale, offset in _size_hypotheses(raw, to_sensor(jpeg_plane, o).shape[-2:])
     ]
     if not guesses:
         raise BadInputError("no orientation to try: orientations is empty")
     _, offset, orientation, scale = max(guesses, key=lambda g: g[0])
-    best = _refine(raw_luma, to_sensor(jpeg_luma, orientation), orientation, scale, offset)
+    oriented = to_sensor(jpeg_plane, orientation)
+    scale, offset, fit = _refine(raw_plane, oriented, scale, offset)
+    size_hw = (oriented.shape[-2], oriented.shape[-1])
+    score = _gradient_ncc(oriented, resample(raw_plane, scale, offset, size_hw))
+    best = Registration(orientation, scale, offset, size_hw, tuple(raw_plane.shape[-2:]), score, fit.departure_px)
     if best.score < min_score:
         raise BadInputError(
             f"camera JPEG does not match the RAW (gradient correlation {best.score:.2f} < {min_score:g} at the "
             f"best orientation {best.orientation}, scale {best.scale:.4f})"
         )
+    if best.tile_residual_px > max_tile_residual_px and math.isinf(best.tile_residual_px):
+        raise BadInputError(
+            f"camera JPEG has too little unclipped structure to register (fewer than {_MIN_TILES} tiles of it "
+            f"without clipped highlights overlap the RAW)"
+        )
     if best.tile_residual_px > max_tile_residual_px:
         raise BadInputError(
             f"camera JPEG is not a scaled, shifted copy of the RAW (local shifts depart by "
-            f"{best.tile_residual_px:.2f} px RMS > {max_tile_residual_px:g}: lens correction or editing)"
+            f"{best.tile_residual_px:.2f} px RMS beyond their noise > {max_tile_residual_px:g}: lens correction or "
+            f"editing)"
         )
     return best
 
@@ -290,6 +343,21 @@ def _raw_luma(raw: RawImage) -> torch.Tensor:
     for structure to correlate, whatever its tone curve."""
     params = CanonicalParams.from_metadata([raw.metadata])
     return rgb_to_grayscale(develop(raw.tensor(), params))
+
+
+def _raw_usable(raw: RawImage) -> torch.Tensor:
+    """``(1, 1, H, W)``: 0 near a site at the sensor's clip level, else 1."""
+    return _away_from(raw.tensor() >= _RAW_CLIPPED * raw.metadata.clip_level)
+
+
+def _away_from(clipped: torch.Tensor) -> torch.Tensor:
+    """``(1, 1, h, w)`` bool -> 1.0 farther than :data:`_CLIP_MARGIN_PX` from every True pixel, else 0.0.
+
+    A clipped highlight is flat in one rendering and shaped by highlight recovery or the tone curve in
+    the other, so the two outlines need not coincide; the margin keeps the band-pass's reach of them out.
+    """
+    r = _CLIP_MARGIN_PX
+    return 1.0 - max_pool2d(clipped.float(), 2 * r + 1, 1, r)
 
 
 def _size_hypotheses(raw: RawImage, jpeg_hw: tuple[int, int]) -> list[tuple[float, tuple[float, float]]]:
@@ -303,97 +371,247 @@ def _size_hypotheses(raw: RawImage, jpeg_hw: tuple[int, int]) -> list[tuple[floa
 
 
 def _coarse(
-    reduced_raw: torch.Tensor, reduction: int, jpeg_luma: torch.Tensor, scale: float, offset: tuple[float, float]
+    reduced_raw: torch.Tensor, reduction: int, jpeg_plane: torch.Tensor, scale: float, offset: tuple[float, float]
 ) -> tuple[float, tuple[float, float]]:
     """(score, offset) by cross-correlation at a reduced size, from a (scale, offset) guess;
-    ``reduced_raw`` is the RAW's luminance area-reduced by ``reduction``."""
-    factor = max(1.0, max(jpeg_luma.shape[-2:]) / _COARSE_LONG_SIDE)
-    size = (round(jpeg_luma.shape[-2] / factor), round(jpeg_luma.shape[-1] / factor))
-    small_jpeg = resample(jpeg_luma, 1.0 / factor, (0.0, 0.0), size)
+    ``reduced_raw`` is the RAW's plane (luminance, usable) area-reduced by ``reduction``."""
+    factor = max(1.0, max(jpeg_plane.shape[-2:]) / _COARSE_LONG_SIDE)
+    size = (round(jpeg_plane.shape[-2] / factor), round(jpeg_plane.shape[-1] / factor))
+    small_jpeg = resample(jpeg_plane, 1.0 / factor, (0.0, 0.0), size)
 
     def small_raw(offset: tuple[float, float]) -> torch.Tensor:
         return resample(reduced_raw, scale * reduction / factor, (offset[0] / reduction, offset[1] / reduction), size)
 
-    shift = _correlation_shift(small_jpeg, small_raw(offset), upsample=10)
+    shift = _correlation_shift(*_structure(small_jpeg, small_raw(offset)), upsample=10)
     offset = (offset[0] - shift[0] * factor / scale, offset[1] - shift[1] * factor / scale)
     return _gradient_ncc(small_jpeg, small_raw(offset)), offset
 
 
+@dataclass(frozen=True)
+class _LineFit:
+    """Tile shifts fitted as ``shift = intercept + slope * centre`` (one slope for y and x).
+
+    ``departure_px`` is the RMS of the kept tiles' residuals beyond what their own noise explains
+    (infinite, with no correction, when there are too few tiles to tell);
+    ``significance`` the chi-square (3 degrees of freedom) of the fitted line against no shift at all,
+    with the noise scaled up when the residuals show more scatter than the tiles' estimates.
+    """
+
+    slope: float
+    intercept: tuple[float, float]
+    departure_px: float
+    significance: float
+
+    def largest_shift_px(self, size_hw: tuple[int, int]) -> float:
+        """The largest shift the line gives inside a JPEG of ``size_hw``."""
+        return max(abs(self.intercept[axis] + self.slope * edge) for axis in (0, 1) for edge in (0, size_hw[axis]))
+
+
 def _refine(
-    raw_luma: torch.Tensor, jpeg_luma: torch.Tensor, orientation: int, scale: float, offset: tuple[float, float]
-) -> Registration:
-    """Fit scale and offset to the tiles' local shifts at full JPEG resolution.
+    raw_plane: torch.Tensor, jpeg_plane: torch.Tensor, scale: float, offset: tuple[float, float]
+) -> tuple[float, tuple[float, float], _LineFit]:
+    """Fit scale and offset to the tiles' local shifts at full JPEG resolution, in two passes.
 
     With the current estimate ``(s, o)`` and the truth ``(s*, o*)``, the content at JPEG position
     ``p`` is displaced by ``d(p) = s* (o - o*) + p (s* / s - 1)``: linear in ``p`` with one slope for
     both axes, so a least-squares line through the tiles' shifts gives both corrections at once.
+
+    The first pass removes the coarse error. Near unit scale the second measures from the nearest
+    whole-pixel offset at scale 1, where the JPEG is a crop of the RAW's grid and pairs with it with no
+    resampling blur, and keeps that crop unless the correction it measures is significant against the
+    tiles' own scatter and large enough to be worth an interpolation: a refined estimate always differs
+    from the crop a little, by noise (the sensor's, the camera's denoising and sharpening, JPEG blocks)
+    as much as by any real shift. Returns the scale, the offset and the second pass's fit.
     """
-    h, w = jpeg_luma.shape[-2:]
-    residual = math.inf
-    for upsample in _REFINE_UPSAMPLES:
-        warped = resample(raw_luma, scale, offset, (h, w))
-        centres, shifts = _tile_shifts(jpeg_luma, warped, upsample)
-        slope, intercept, residual = _fit_shifts(centres, shifts)
-        scale = scale * (1.0 + slope)
-        offset = (offset[0] - intercept[0] / scale, offset[1] - intercept[1] / scale)
-    score = _gradient_ncc(jpeg_luma, resample(raw_luma, scale, offset, (h, w)))
-    return Registration(orientation, scale, offset, (h, w), tuple(raw_luma.shape[-2:]), score, residual)
+    size_hw = (jpeg_plane.shape[-2], jpeg_plane.shape[-1])
+    first, second = _REFINE_UPSAMPLES
+    scale, offset = _corrected(scale, offset, _fit_at(raw_plane, jpeg_plane, scale, offset, first))
+    crop = abs(scale - 1.0) * max(size_hw) <= _CROP_SEARCH_PX
+    if crop:
+        scale, offset = 1.0, (float(round(offset[0])), float(round(offset[1])))
+    fit = _fit_at(raw_plane, jpeg_plane, scale, offset, second)
+    if crop and (fit.significance < _SIGNIFICANT_CHI2 or fit.largest_shift_px(size_hw) < _MIN_CORRECTION_PX):
+        return scale, offset, fit
+    return *_corrected(scale, offset, fit), fit
 
 
-def _tile_shifts(jpeg_luma: torch.Tensor, warped: torch.Tensor, upsample: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centres ``(N, 2)`` (edge coordinates) and shifts ``(N, 2)`` with ``warped(p) = jpeg(p + shift)``."""
-    h, w = jpeg_luma.shape[-2:]
-    tile = min(_TILE_PX, h // 2, w // 2)
-    ys = np.linspace(0, h - tile, max(2, round(h / tile))).round().astype(int)
-    xs = np.linspace(0, w - tile, max(2, round(w / tile))).round().astype(int)
-    centres, shifts = [], []
-    for y in ys:
-        for x in xs:
-            a = jpeg_luma[..., y : y + tile, x : x + tile]
-            b = warped[..., y : y + tile, x : x + tile]
-            centres.append((y + tile / 2, x + tile / 2))
-            shifts.append(_correlation_shift(a, b, upsample))
-    return np.asarray(centres), np.asarray(shifts)
+def _corrected(scale: float, offset: tuple[float, float], fit: _LineFit) -> tuple[float, tuple[float, float]]:
+    """The geometry after removing the shifts ``fit`` measured at ``(scale, offset)``."""
+    scale = scale * (1.0 + fit.slope)
+    return scale, (offset[0] - fit.intercept[0] / scale, offset[1] - fit.intercept[1] / scale)
 
 
-def _fit_shifts(centres: np.ndarray, shifts: np.ndarray) -> tuple[float, tuple[float, float], float]:
-    """Least-squares ``shift = intercept + slope * centre`` with one slope for y and x; tiles with no
-    structure (a plain wall) give arbitrary shifts, so residuals beyond 1 px and beyond three times the
-    median are dropped and the line refitted.
-    Returns slope, (intercept_y, intercept_x) and the RMS residual of the kept tiles."""
+def _fit_at(
+    raw_plane: torch.Tensor, jpeg_plane: torch.Tensor, scale: float, offset: tuple[float, float], upsample: int
+) -> _LineFit:
+    """The line fit to the tile shifts between the JPEG and the RAW warped by ``(scale, offset)``."""
+    warped = resample(raw_plane, scale, offset, (jpeg_plane.shape[-2], jpeg_plane.shape[-1]))
+    return _fit_shifts(*_tile_shifts(*_structure(jpeg_plane, warped), upsample))
+
+
+def _comparable(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two planes ``(1, 2, h, w)`` (luminance, usable) -> ``a``'s luminance, ``b``'s tone-mapped onto
+    ``a``'s, and where both are usable, ``(h, w)`` each.
+
+    The tone map matches the quantiles of the usable pixels. The camera's tone curve differs from the
+    canonical development's, and a different curve moves the apparent place of a blurred edge towards
+    its darker or brighter side; in a scene lit from its middle that reads as a scale change.
+    """
+    usable = ((a[0, 1] > _USABLE) & (b[0, 1] > _USABLE)).numpy()
+    luma_a, luma_b = a[0, 0].numpy(), b[0, 0].numpy()
+    if usable.any():
+        levels = np.linspace(0.0, 1.0, _TONE_LEVELS)
+        luma_b = np.interp(luma_b, np.quantile(luma_b[usable], levels), np.quantile(luma_a[usable], levels))
+    return luma_a, luma_b, usable
+
+
+def _structure(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two planes -> their band-passed, tone-matched luminance and where both are usable (see :func:`_comparable`).
+
+    The band-pass drops the finest scale, where noise and the camera's denoising and sharpening differ
+    most from the canonical development, and the coarse shading, where vignetting correction and local
+    tone mapping do; the edges between keep their place in any rendering.
+    """
+    luma_a, luma_b, usable = _comparable(a, b)
+    return _band_pass(luma_a), _band_pass(luma_b), usable
+
+
+def _band_pass(luma: np.ndarray) -> np.ndarray:
+    fine, coarse = _BAND_SIGMAS_PX
+    return _blur(luma, fine) - _blur(luma, coarse)
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    return gaussian(image, sigma, mode="reflect", truncate=3.0, preserve_range=True)
+
+
+def _tile_shifts(
+    reference: np.ndarray, moving: np.ndarray, usable: np.ndarray, upsample: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres ``(N, 2)`` (edge coordinates), shifts ``(N, 2)`` with ``moving(p) = reference(p + shift)``
+    and their noise variances ``(N,)`` (px², either axis), for the tiles whose quarters are mostly usable."""
+    h, w = reference.shape
+    tile = max(_MIN_TILE_PX, min(_TILE_PX, min(h, w) // _TILES_ACROSS))
+    centres, shifts, variances = [], [], []
+    for y in _tile_starts(h, tile):
+        for x in _tile_starts(w, tile):
+            where = np.s_[y : y + tile, x : x + tile]
+            measured = _shift_and_variance(reference[where], moving[where], usable[where], upsample)
+            if measured is not None:
+                centres.append((y + tile / 2, x + tile / 2))
+                shifts.append(measured[0])
+                variances.append(measured[1])
+    return np.reshape(centres, (-1, 2)), np.reshape(shifts, (-1, 2)), np.asarray(variances)
+
+
+def _tile_starts(length: int, tile: int) -> np.ndarray:
+    """Tile origins along a side, evenly spread from one end to the other."""
+    count = min(_MAX_TILES_PER_SIDE, max(2, round(length / tile)))
+    return np.linspace(0, length - tile, count).round().astype(int)
+
+
+def _shift_and_variance(
+    reference: np.ndarray, moving: np.ndarray, usable: np.ndarray, upsample: int
+) -> tuple[np.ndarray, float] | None:
+    """A tile's shift ``(2,)`` and its noise variance (px², either axis); None when a quarter of the
+    tile is mostly unusable.
+
+    The variance is measured, not modelled, so it holds whatever the noise is (sensor noise, JPEG
+    blocks, a rendering that moves some edges), and a tile with too little structure for a shift shows
+    it: the four quarters' shifts, each measured alone, are combined into their twist
+    ``(q00 - q01 - q10 + q11) / 4``, which has the variance of the mean of the four (about that of the
+    whole tile's shift) and which a shift field linear across the tile (a scale, the local stretch of a
+    lens distortion) leaves at zero, so real departures are not taken for noise. It is never taken below
+    the correlation's resolution.
+    """
+    h, w = (n // 2 for n in reference.shape)
+    quarters = [np.s_[:h, :w], np.s_[:h, w:], np.s_[h:, :w], np.s_[h:, w:]]
+    if any(usable[q].mean() < _MIN_USABLE_SHARE for q in quarters):
+        return None
+    q00, q01, q10, q11 = (
+        np.asarray(_correlation_shift(reference[q], moving[q], usable[q], upsample)) for q in quarters
+    )
+    twist = (q00 - q01 - q10 + q11) / 4.0
+    variance = max(float(np.mean(twist**2)), 1.0 / (12.0 * upsample**2))
+    return np.asarray(_correlation_shift(reference, moving, usable, upsample)), variance
+
+
+def _fit_shifts(centres: np.ndarray, shifts: np.ndarray, variances: np.ndarray) -> _LineFit:
+    """Weighted least-squares ``shift = intercept + slope * centre`` with one slope for y and x.
+
+    Each shift weighs by its inverse variance, taken no smaller than the median: a tile's variance is a
+    rough estimate, good for telling a noisy or structureless tile (down-weighted) but not for letting
+    a lucky one outweigh the rest. Tiles locked onto a wrong peak (repeating texture) give arbitrary
+    shifts, so residuals beyond 1 px and beyond three times the median are dropped and the line refitted.
+    """
     n = len(centres)
+    if n < _MIN_TILES:
+        # Too few to fit three numbers and judge their noise: no correction, and the departure unknown.
+        return _LineFit(0.0, (0.0, 0.0), math.inf, 0.0)
     design = np.zeros((2 * n, 3))
     design[:n, 0] = design[n:, 1] = 1.0
     design[:, 2] = np.concatenate([centres[:, 0], centres[:, 1]])
     target = np.concatenate([shifts[:, 0], shifts[:, 1]])
+    variance = np.concatenate([variances, variances])
+    weight = 1.0 / np.maximum(variance, np.median(variance))
     keep = np.ones(2 * n, dtype=bool)
     for _ in range(3):
-        solution = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
-        residuals = np.abs(design @ solution - target)
+        residuals = np.abs(design @ _weighted_lstsq(design[keep], target[keep], weight[keep]) - target)
         keep = residuals <= max(1.0, 3.0 * np.median(residuals))
-    rms = float(np.sqrt(np.mean(residuals[keep] ** 2)))
-    return float(solution[2]), (float(solution[0]), float(solution[1])), rms
+    design, target, weight, variance = design[keep], target[keep], weight[keep], variance[keep]
+    solution = _weighted_lstsq(design, target, weight)
+    residuals = design @ solution - target
+    dof = max(1, len(target) - 3)
+    # The tiles' variances may all be off by a common factor (the quarters' noise is not quite the
+    # whole tile's): the residuals' own scatter, when larger, sets the noise level of the test.
+    noise_scale = max(1.0, float(np.sum(weight * residuals**2)) / dof)
+    significance = float(solution @ ((design * weight[:, None]).T @ design) @ solution) / noise_scale
+    # A least-squares residual keeps dof / n of its observation's noise variance on average.
+    excess = float(np.mean(residuals**2) - np.mean(variance) * dof / len(target))
+    return _LineFit(
+        float(solution[2]), (float(solution[0]), float(solution[1])), math.sqrt(max(0.0, excess)), significance
+    )
 
 
-def _correlation_shift(reference: torch.Tensor, moving: torch.Tensor, upsample: int) -> tuple[float, float]:
-    """Shift with ``moving(p) = reference(p + shift)``, ``(1, 1, h, w)`` each, by cross-correlation.
+def _weighted_lstsq(design: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    root = np.sqrt(weight)
+    return np.linalg.lstsq(design * root[:, None], target * root, rcond=None)[0]
+
+
+def _correlation_shift(
+    reference: np.ndarray, moving: np.ndarray, usable: np.ndarray, upsample: int
+) -> tuple[float, float]:
+    """Shift with ``moving(p) = reference(p + shift)`` of two ``(h, w)`` images, by cross-correlation
+    over the ``usable`` pixels.
 
     Not phase-normalised: whitening gives the highest frequencies full weight, and there the RAW's
     area-downscaled development carries aliased detail that moves *against* a sub-pixel shift (on a
     synthetic pair it reversed the sign of 0.2 px shifts). Plain correlation weighs structure by its
     power. Mean removal and a Hann window keep the image borders, which do not wrap around, from
-    pulling the peak to zero.
+    pulling the peak to zero; the window is zero where a pixel is not usable.
     """
-    taper = np.outer(np.hanning(reference.shape[-2]), np.hanning(reference.shape[-1]))
-    ref, mov = reference[0, 0].numpy(), moving[0, 0].numpy()
-    ref, mov = (ref - ref.mean()) * taper, (mov - mov.mean()) * taper
+    taper = np.outer(np.hanning(reference.shape[-2]), np.hanning(reference.shape[-1])) * usable
+    # (The epsilon keeps the weighted means defined when nothing is usable.)
+    ref = (reference - np.average(reference, weights=taper + 1e-12)) * taper
+    mov = (moving - np.average(moving, weights=taper + 1e-12)) * taper
     shift = phase_cross_correlation(ref, mov, upsample_factor=upsample, normalization=None)[0]
     return float(shift[0]), float(shift[1])
 
 
 def _gradient_ncc(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Normalised cross-correlation of the gradients of two ``(1, 1, h, w)`` images, in [-1, 1]."""
-    ga = spatial_gradient(a)[..., 2:-2, 2:-2].flatten()
-    gb = spatial_gradient(b)[..., 2:-2, 2:-2].flatten()
+    """Normalised cross-correlation of the luminance gradients of two planes ``(1, 2, h, w)``, in [-1, 1].
+
+    Taken where both are usable (clipped highlights have no gradient in one rendering and an outline of
+    their own in the other), with ``b`` tone-matched to ``a`` (see :func:`_comparable`), and after a blur
+    of :data:`_SCORE_SIGMA_PX`, so that sensor noise, which the camera's JPEG has denoised away, does not
+    dilute the structure both share.
+    """
+    luma_a, luma_b, usable = _comparable(a, b)
+    inside = np.s_[2:-2, 2:-2]
+    usable = usable[inside]
+    if not usable.any():
+        return 0.0
+    ga = np.stack(np.gradient(_blur(luma_a, _SCORE_SIGMA_PX)))[:, *inside][:, usable].ravel()
+    gb = np.stack(np.gradient(_blur(luma_b, _SCORE_SIGMA_PX)))[:, *inside][:, usable].ravel()
     ga, gb = ga - ga.mean(), gb - gb.mean()
-    return float((ga @ gb) / (ga.norm() * gb.norm()).clamp_min(1e-12))
+    return float(ga @ gb / max(float(np.linalg.norm(ga) * np.linalg.norm(gb)), 1e-12))

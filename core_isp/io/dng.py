@@ -4,8 +4,9 @@ File layout (little-endian TIFF): header | IFD0 (the raw image and the DNG tags)
 optics, pointed to by tag 34665) | one uncompressed strip of 16-bit CFA samples. The Exif values
 live in their own IFD because LibRaw reads ISO only from there.
 
-Levels. Sample = round(v * (white - black_site) + black_site), the inverse of the readers'
-normalisation ``(v - black_site) / (white - black_site)``, clipped to 0..65535. Without a white
+Levels. Sample = round(v * (white - black_site) + black_site)
+(:func:`core_isp.raw_domain.normalised_to_dn`), the inverse of the readers' normalisation
+``(v - black_site) / (white - black_site)``, clipped to 0..65535. Without a white
 level the file gets WhiteLevel 65535, without black levels BlackLevel 0. WhiteLevel is
 ``metadata.white_level`` (the normalisation reference), not ``saturation_level``: readers find a
 lower clip point in the data themselves (LibRaw's adjust_maximum, :func:`read_raw`'s pile-up test).
@@ -41,6 +42,7 @@ from core_isp.colour import ILLUMINANT_D65, neutral_from_wb_gains, xyz_to_cam_fr
 from core_isp.errors import BadInputError
 from core_isp.io.writers import atomic_write
 from core_isp.metadata import CameraMetadata
+from core_isp.raw_domain.levels import normalised_to_dn
 
 # TIFF field types.
 _BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _UNDEFINED, _SRATIONAL = 1, 2, 3, 4, 5, 7, 10
@@ -187,15 +189,15 @@ def _camera_name(metadata: CameraMetadata) -> str:
     return name.strip() or "Unknown camera"
 
 
-def _levels(metadata: CameraMetadata) -> tuple[np.ndarray, float]:
-    """Per-site black ``(2, 2)`` and white level, with the documented defaults."""
+def _levels(metadata: CameraMetadata) -> CameraMetadata:
+    """``metadata`` with the documented default levels filled in, checked to fit 16-bit samples."""
     white = float(metadata.white_level) if metadata.white_level is not None else float(_MAX_SAMPLE)
-    black = np.asarray(metadata.black_level_per_site or (0.0,) * 4, dtype=np.float64).reshape(2, 2)
+    black = tuple(float(b) for b in metadata.black_level_per_site or (0.0,) * 4)
     if not (0 < white <= _MAX_SAMPLE and white == round(white)):
         raise BadInputError(f"white level must be an integer in 1..{_MAX_SAMPLE} for 16-bit DNG, got {white:g}")
-    if black.min() < 0 or black.max() >= white:
-        raise BadInputError(f"black levels {black.ravel().tolist()} must lie in [0, white level {white:g})")
-    return black, white
+    if min(black) < 0 or max(black) >= white:
+        raise BadInputError(f"black levels {list(black)} must lie in [0, white level {white:g})")
+    return metadata.replace(black_level_per_site=black, white_level=white)
 
 
 def _crop(metadata: CameraMetadata, h: int, w: int) -> tuple[int, int, int, int]:
@@ -238,9 +240,10 @@ def write_dng(
         raise BadInputError(f"metadata describes a {metadata.image_size_hw} image but the mosaic is {(h, w)}")
     if 2 * h * w > 2**32 - 2**16:  # TIFF offsets are 32-bit; the tags need a little room too
         raise BadInputError(f"a {h}x{w} mosaic is too large for a 16-bit DNG (4 GiB limit)")
-    black, white = _levels(metadata)
-    black_map = np.tile(black, ((h + 1) // 2, (w + 1) // 2))[:h, :w]
-    samples = np.clip(np.rint(values * (white - black_map) + black_map), 0, _MAX_SAMPLE).astype("<u2")
+    levelled = _levels(metadata)
+    dn = normalised_to_dn(torch.from_numpy(values)[None, None], [levelled])[0, 0].numpy()
+    samples = np.clip(np.rint(dn), 0, _MAX_SAMPLE).astype("<u2")
+    black = np.asarray(levelled.black_level_per_site)
     top, left, crop_h, crop_w = _crop(metadata, h, w)
 
     wb = metadata.wb_gains or (1.0, 1.0, 1.0)
@@ -267,8 +270,8 @@ def write_dng(
         50710: _bytes(_BYTE, [0, 1, 2]),
         50711: _ints(_SHORT, [1]),  # CFALayout: rectangular
         50713: _ints(_SHORT, [2, 2]),
-        50714: _ints(_LONG, black.ravel()) if black_integral else _rationals(_RATIONAL, black.ravel()),
-        50717: _ints(_LONG, [white]),
+        50714: _ints(_LONG, black) if black_integral else _rationals(_RATIONAL, black),
+        50717: _ints(_LONG, [levelled.white_level]),
         50719: _ints(_LONG, [left, top]),  # DefaultCropOrigin is (x, y)
         50720: _ints(_LONG, [crop_w, crop_h]),  # DefaultCropSize is (width, height)
         50721: _rationals(_SRATIONAL, xyz_to_cam.ravel()),

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.io.exif import Reading, read_exif
-from core_isp.metadata import CameraMetadata, plausible
+from core_isp.metadata import CameraMetadata, plausible, source_field
 from core_isp.orientation import to_display
 
 Orientation = Literal["sensor", "display"]
@@ -33,7 +33,7 @@ def read_image_metadata(path: str | Path) -> CameraMetadata:
         reading: Reading | None = getattr(exif, name)
         value, source = plausible(name, reading.value if reading else None, reading.source if reading else None)
         fields[name] = value
-        fields[name.removesuffix("_s").removesuffix("_mm") + "_source"] = source
+        fields[source_field(name)] = source
     orientation = exif.orientation
     meta = CameraMetadata(
         make=exif.make,

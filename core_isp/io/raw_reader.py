@@ -27,8 +27,9 @@ from core_isp.colour import (
 )
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.io.exif import ExifRecord, Reading, read_exif
-from core_isp.metadata import CameraMetadata, plausible
+from core_isp.metadata import CameraMetadata, plausible, source_field
 from core_isp.orientation import libraw_flip_to_orientation
+from core_isp.raw_domain.levels import dn_to_normalised
 
 #: A decoded mosaic where one value covers more than this share of the sites has no real image.
 _DOMINANT_VALUE_SHARE = 0.5
@@ -202,7 +203,7 @@ def _optics(exif: ExifRecord, libraw_other: object | None) -> dict[str, object]:
             reading = Reading(fallback, "LibRaw")
         value, source = plausible(name, reading.value if reading else None, reading.source if reading else None)
         out[name] = value
-        out[name.removesuffix("_s").removesuffix("_mm") + "_source"] = source
+        out[source_field(name)] = source
     return out
 
 
@@ -246,11 +247,9 @@ def _metadata(
 
 
 def _normalise(visible: np.ndarray, raw: rawpy.RawPy) -> np.ndarray:
-    black = np.asarray(_black_per_site(raw), dtype=np.float32).reshape(2, 2)
-    h, w = visible.shape
-    black_map = np.tile(black, ((h + 1) // 2, (w + 1) // 2))[:h, :w]
-    white = np.float32(raw.white_level)
-    return ((visible.astype(np.float32) - black_map) / (white - black_map)).astype(np.float32)
+    levels = CameraMetadata(black_level_per_site=_black_per_site(raw), white_level=float(raw.white_level))
+    dn = torch.from_numpy(visible.astype(np.float32))[None, None]
+    return dn_to_normalised(dn, [levels])[0, 0].numpy()
 
 
 def read_raw(path: str | Path) -> RawImage:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core_isp.cameras.camera import Camera, CameraColour, SensorLayout
+from core_isp.cameras.noise import NoiseModel
 from core_isp.cfa import validate_cfa
 from core_isp.simulation.camera_pipeline import RenderingStyle
-from core_isp.simulation.noise import NoiseModel
 from core_isp.simulation.optics import LensModel
 
 
@@ -72,3 +73,15 @@ class CameraProfile:
         d = dataclasses.asdict(self)
         d.pop("sources")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    def camera(self) -> Camera:
+        """The body as inference sees it (sensor, colour, noise); weights are attached where it ships."""
+        return Camera(
+            name=self.name,
+            make=self.make,
+            model=self.model,
+            sensor=SensorLayout(self.cfa_pattern, self.bit_depth, self.black_level_per_site, self.white_level),
+            colour=CameraColour(self.xyz_to_cam_d65),
+            noise=self.noise,
+            source=f"simulated profile {self.profile_id}",
+        )

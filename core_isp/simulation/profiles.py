@@ -10,9 +10,9 @@ typical values without a citable source.
 
 from __future__ import annotations
 
+from core_isp.cameras.noise import NoiseModel
 from core_isp.errors import BadInputError
 from core_isp.simulation.camera_pipeline import RenderingStyle
-from core_isp.simulation.noise import NoiseModel
 from core_isp.simulation.optics import LensModel
 from core_isp.simulation.profile import CameraProfile
 

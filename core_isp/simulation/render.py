@@ -20,12 +20,11 @@ import torch
 
 from core_isp.canonical import mosaic
 from core_isp.cfa import cfa_batch
-from core_isp.colour import ccm_from_xyz_to_cam, dng_xyz_to_cam_d65, wb_gains_from_neutral
 from core_isp.io.dng import exif_from_metadata
 from core_isp.metadata import CameraMetadata
+from core_isp.raw_domain import add_sensor_noise, dn_to_normalised, normalised_to_dn
 from core_isp.simulation.camera_pipeline import encode_jpeg, render_camera_srgb
 from core_isp.simulation.exposure import ShotSettings, program_exposure, raw_scale
-from core_isp.simulation.noise import add_sensor_noise
 from core_isp.simulation.optics import radius_map, vignetting_falloff
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.scenes import Scene, luminance
@@ -50,21 +49,9 @@ class RenderedShot:
     scene: Scene
 
 
-def illuminant_neutral(profile: CameraProfile, cct_k: float) -> np.ndarray:
-    """Camera response (G = 1) to a white lit by a daylight (>= 4000 K) or Planckian illuminant."""
-    import colour
-
-    method = "CIE Illuminant D Series" if cct_k >= 4000 else "Kang 2002"
-    xyz = colour.xy_to_XYZ(colour.temperature.CCT_to_xy(cct_k, method=method))
-    n = profile.xyz_to_cam_matrix @ xyz
-    return n / n[1]
-
-
 def shot_colour(profile: CameraProfile, cct_k: float) -> tuple[tuple[float, float, float], np.ndarray]:
     """As-shot white-balance gains and ``ccm_wb_cam_to_srgb`` for an illuminant temperature."""
-    neutral = illuminant_neutral(profile, cct_k)
-    xyz_to_cam, _ = dng_xyz_to_cam_d65(profile.xyz_to_cam_d65, neutral)
-    return wb_gains_from_neutral(neutral), ccm_from_xyz_to_cam(xyz_to_cam)
+    return profile.camera().colour.white_balance(cct_k)
 
 
 def metered_luminance(scene: Scene) -> float:
@@ -91,18 +78,8 @@ def auto_settings(profile: CameraProfile, scene: Scene, focal_length_mm: float, 
 
 def shot_metadata(profile: CameraProfile, settings: ShotSettings, wb, ccm: np.ndarray, size_hw) -> CameraMetadata:
     """The metadata the simulated camera records (its EXIF and canonical RAW fields)."""
-    return CameraMetadata(
-        make=profile.make,
-        model=profile.model,
-        cfa_pattern=profile.cfa_pattern,
-        black_level_per_site=tuple(float(b) for b in profile.black_level_per_site),  # type: ignore[arg-type]
-        white_level=float(profile.white_level),
-        saturation_level=float(profile.white_level),
+    exif = CameraMetadata(
         image_size_hw=tuple(size_hw),  # type: ignore[arg-type]
-        wb_gains=wb,
-        wb_source="as_shot",
-        ccm_wb_cam_to_srgb=tuple(tuple(float(v) for v in row) for row in ccm),  # type: ignore[arg-type]
-        ccm_source=f"simulated {profile.profile_id}",
         exposure_time_s=settings.exposure_time_s,
         exposure_time_source=SIMULATED,
         iso=settings.iso,
@@ -114,6 +91,8 @@ def shot_metadata(profile: CameraProfile, settings: ShotSettings, wb, ccm: np.nd
         orientation=1,
         orientation_source=SIMULATED,
     )
+    meta = profile.camera().raw_metadata(exif, wb, "as_shot", ccm)
+    return meta.replace(ccm_source=f"simulated {profile.profile_id}")
 
 
 def clean_raw_mosaic(profile: CameraProfile, scene: Scene, settings: ShotSettings, wb, ccm: np.ndarray) -> torch.Tensor:
@@ -129,13 +108,15 @@ def clean_raw_mosaic(profile: CameraProfile, scene: Scene, settings: ShotSetting
 
 
 def quantise_raw(signal: torch.Tensor, profile: CameraProfile) -> torch.Tensor:
-    """Clip a normalised signal at white, quantise to the sensor's DN and normalise back."""
-    black = torch.tensor(profile.black_level_per_site, dtype=torch.float64).view(2, 2)
-    h, w = signal.shape[-2:]
-    black_map = black.repeat((h + 1) // 2, (w + 1) // 2)[:h, :w]
-    span = profile.white_level - black_map
-    dn = torch.round(signal.double().clamp(max=1.0) * span + black_map).clamp(0.0, profile.white_level)
-    return ((dn - black_map) / span).float()
+    """Clip a normalised signal ``(1, 1, H, W)`` at white, quantise to the sensor's DN and normalise back (float32)."""
+    levels = [
+        CameraMetadata(
+            black_level_per_site=tuple(float(b) for b in profile.black_level_per_site),  # type: ignore[arg-type]
+            white_level=float(profile.white_level),
+        )
+    ]
+    dn = torch.round(normalised_to_dn(signal.double().clamp(max=1.0), levels)).clamp(0.0, profile.white_level)
+    return dn_to_normalised(dn, levels).float()
 
 
 def render_shot(
@@ -163,8 +144,11 @@ def render_shot(
     wb, ccm = shot_colour(profile, illuminant_cct_k)
     signal = clean_raw_mosaic(profile, scene, settings, wb, ccm)
     gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
-    noisy = quantise_raw(add_sensor_noise(signal, profile.noise, settings.analog_iso, gen), profile)
     meta = shot_metadata(profile, settings, wb, ccm, signal.shape[-2:])
+    # The noise follows the analogue ISO; the metadata keeps the recorded one (they differ under
+    # highlight tone priority), so the op's metadata is not used.
+    noisy_signal, _ = add_sensor_noise(signal, [meta], profile.noise, settings.analog_iso, gen)
+    noisy = quantise_raw(noisy_signal.float(), profile)
     srgb = render_camera_srgb(noisy, meta, settings, profile.lens, profile.mid_grey_raw, profile.style)
     jpeg = None
     if profile.style.jpeg_quality is not None:

@@ -25,6 +25,8 @@ from core_isp.metadata import OPTICAL_FIELDS, CameraMetadata
 from core_isp.models.quantisation import add_raw_dequantisation_noise, add_srgb_dequantisation_noise
 from core_isp.models.shot import ShotParams
 from core_isp.simulation.capture_folder import LUMINANCE_RANGE_CD_M2, choose_scene
+from core_isp.simulation.colour_spread import ColourSpread, sample_xyz_to_cam
+from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.render import render_shot
 from core_isp.simulation.scenes import load_manifest, sample_scene
@@ -52,16 +54,34 @@ def sample_generator(seed: int, index: int) -> np.random.Generator:
 
 
 class SimulatedCameras:
-    """Samples rendered on the fly by simulated camera profiles from a scene split."""
+    """Samples rendered on the fly by simulated camera profiles from a scene split; with a ``colour_spread``, a
+    sample's XYZ -> camera matrix is sometimes drawn from a spread of real cameras' matrices instead
+    (:mod:`core_isp.simulation.colour_spread`)."""
 
-    def __init__(self, profiles: Sequence[str], split: str, crop_hw: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        profiles: Sequence[str],
+        split: str,
+        crop_hw: tuple[int, int],
+        colour_spread: ColourSpread | None = None,
+    ) -> None:
         if crop_hw[0] % 4 or crop_hw[1] % 4:
             raise BadInputError(f"crop size must be a multiple of 4, got {crop_hw}")
         self.profiles = [get_profile(p) for p in profiles]
         self.sources = [s for s in load_manifest() if s.split == split]
         self.crop_hw = crop_hw
+        self.colour_spread = colour_spread
         self.name = "sim:" + ",".join(p.profile_id for p in self.profiles)
+        if colour_spread is not None:
+            self.name += f"+colour-spread(p={colour_spread.p:g})"
         self._cache: dict[str, np.ndarray] = {}
+
+    def _spread(self, profile: CameraProfile, rng: np.random.Generator) -> CameraProfile:
+        """The profile, or with probability ``colour_spread.p`` the profile with a drawn matrix. No draw without a
+        spread, so runs without one keep their samples."""
+        if self.colour_spread is None or rng.random() >= self.colour_spread.p:
+            return profile
+        return dataclasses.replace(profile, xyz_to_cam_d65=sample_xyz_to_cam(rng, self.colour_spread))
 
     def sample(self, rng: np.random.Generator) -> Sample:
         """Render one crop-sized shot (its own AE, WB and noise) and phase it to RGGB."""
@@ -71,7 +91,10 @@ class SimulatedCameras:
         h, w = self.crop_hw[0] + 2, self.crop_hw[1] + 2  # one spare row/column to move onto RGGB
         scene = sample_scene(source, h, w, rng, math.exp(rng.uniform(math.log(lo), math.log(hi))),
                              image_cache=self._cache)  # fmt: skip
-        shot = render_shot(profile, scene, int(rng.integers(0, 2**62)))
+        seed = int(rng.integers(0, 2**62))
+        # Drawn after the scene and the shot's seed: with and without the spread a sample shows the same shot.
+        profile = self._spread(profile, rng)
+        shot = render_shot(profile, scene, seed)
         dy, dx = phase_offset(profile.cfa_pattern)
         ch, cw = self.crop_hw
         crop = (..., slice(dy, dy + ch), slice(dx, dx + cw))
@@ -110,19 +133,31 @@ class PreparedCache:
             self._arrays[name], self._metas[name] = arrays, CameraMetadata.from_dict(record["metadata"])
         return self._arrays[name], self._metas[name]
 
+    def _region(self, name: str, top: int, left: int, height: int, width: int) -> Sample:
+        """The pair's region at even ``top``, ``left`` (so it keeps the RGGB phase) as a sample."""
+        arrays, meta = self._load(name)
+        sl = (slice(top, top + height), slice(left, left + width))
+        raw = torch.from_numpy(np.array(arrays["raw"][sl], dtype=np.float32))[None]
+        target = torch.from_numpy(np.array(arrays["clean"][sl], dtype=np.float32))[None] if "clean" in arrays else raw
+        srgb = torch.from_numpy(np.array(arrays["srgb"][sl], dtype=np.float32) / 255.0).permute(2, 0, 1)
+        size = (raw.shape[-2], raw.shape[-1])
+        return Sample(raw, target, srgb, meta.replace(image_size_hw=size), f"{self.name}/{name}")
+
     def sample(self, rng: np.random.Generator) -> Sample:
         """A crop at even coordinates (keeps the RGGB phase) of an area-weighted random pair."""
         pair = self.pairs[int(rng.choice(len(self.pairs), p=self.weights))]
-        arrays, meta = self._load(pair["name"])
         h, w = pair["size_hw"]
         ch, cw = self.crop_hw
         top = 2 * int(rng.integers(0, (h - ch) // 2 + 1))
         left = 2 * int(rng.integers(0, (w - cw) // 2 + 1))
-        sl = (slice(top, top + ch), slice(left, left + cw))
-        raw = torch.from_numpy(np.array(arrays["raw"][sl], dtype=np.float32))[None]
-        target = torch.from_numpy(np.array(arrays["clean"][sl], dtype=np.float32))[None] if "clean" in arrays else raw
-        srgb = torch.from_numpy(np.array(arrays["srgb"][sl], dtype=np.float32) / 255.0).permute(2, 0, 1)
-        return Sample(raw, target, srgb, meta.replace(image_size_hw=self.crop_hw), f"{self.name}/{pair['name']}")
+        return self._region(pair["name"], top, left, ch, cw)
+
+    def frame(self, name: str, max_pixels: int | None = None) -> Sample:
+        """A whole pair, or its centred region of the pair's aspect ratio with at most ``max_pixels`` pixels."""
+        h, w = next(p["size_hw"] for p in self.pairs if p["name"] == name)
+        scale = 1.0 if max_pixels is None else min(1.0, math.sqrt(max_pixels / (h * w)))
+        ch, cw = (max(2, int(n * scale) // 2 * 2) for n in (h, w))
+        return self._region(name, (h - ch) // 4 * 2, (w - cw) // 4 * 2, ch, cw)
 
 
 @dataclass(frozen=True)

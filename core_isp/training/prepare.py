@@ -39,8 +39,6 @@ from core_isp.orientation import to_sensor
 CACHE_VERSION = 1
 #: Share of images (at least one, when there are two or more) held out for validation.
 VAL_FRACTION = 0.15
-#: Registered geometry this close to identity is used as it is (no resampling blur).
-_IDENTITY_TOLERANCE_PX = 0.05
 
 
 @dataclass
@@ -95,10 +93,6 @@ def prepare_one(raw_path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     reg = register_camera_jpeg(raw, jpeg.image)
     mosaic_t = raw.tensor()
     cfa = cfa_batch([meta.cfa_pattern])
-    identity = (
-        abs(reg.scale - 1.0) * max(reg.raw_size_hw) < _IDENTITY_TOLERANCE_PX
-        and max(abs(o) for o in reg.offset_px) < _IDENTITY_TOLERANCE_PX
-    )
     clean_path = raw_path.with_name(raw_path.stem + ".clean.tiff")
     clean = torch.from_numpy(tifffile.imread(clean_path))[None, None] if clean_path.is_file() else None
     if reg.scale < 1.0 - 1e-3:
@@ -112,16 +106,18 @@ def prepare_one(raw_path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     elif reg.scale > 1.0 + 1e-3:
         raise BadInputError(f"{raw_path.name}: camera JPEG is larger than the RAW (scale {reg.scale:.3f})")
     else:
-        pattern = meta.cfa_pattern
-        raw_on_grid, clean_on_grid = mosaic_t, clean
-        srgb = to_sensor(jpeg.image, reg.orientation) if identity else warp_jpeg_to_raw(jpeg.image, reg)
-        if not identity:
-            # Keep only RAW rows/columns the JPEG fully covers.
-            top, left = (int(np.ceil(o)) for o in reg.offset_px)
-            h, w = (int(np.floor(o + n)) for o, n in zip(reg.offset_px, reg.jpeg_size_hw, strict=True))
-            raw_on_grid, srgb = raw_on_grid[..., top:h, left:w], srgb[..., top:h, left:w]
-            clean_on_grid = None if clean is None else clean[..., top:h, left:w]
-            pattern = shift_cfa(pattern, top, left)
+        # Registration returns scale 1 and a whole-pixel offset unless the pair measurably departs from
+        # them, and there the warp is an exact shift: the JPEG's own pixels, with no resampling blur.
+        srgb = warp_jpeg_to_raw(jpeg.image, reg)
+        # Keep only RAW rows/columns the JPEG fully covers.
+        top, left = (max(0, int(np.ceil(o))) for o in reg.offset_px)
+        bottom, right = (
+            min(size, int(np.floor(o + n / reg.scale)))
+            for o, n, size in zip(reg.offset_px, reg.jpeg_size_hw, reg.raw_size_hw, strict=True)
+        )
+        raw_on_grid, srgb = mosaic_t[..., top:bottom, left:right], srgb[..., top:bottom, left:right]
+        clean_on_grid = None if clean is None else clean[..., top:bottom, left:right]
+        pattern = shift_cfa(meta.cfa_pattern, top, left)
         downscaled = False
     raw_rggb, (dy, dx) = _rggb_crop(raw_on_grid, pattern)
     h, w = raw_rggb.shape[-2:]

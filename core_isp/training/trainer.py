@@ -8,6 +8,8 @@
   ``lr_step_every`` iterations (iteration budgets, not epochs: the paper's early stopping after 100
   idle epochs does not fit a CPU); gradient-norm clipping after ``backward`` (DECIDE(2)).
 * Validation every ``val_every`` steps on fixed held-out samples; ``best`` and ``last`` checkpoints.
+* ``trainable`` picks the parameter groups a run trains (the rest are frozen: no gradient, no optimiser
+  state); ``time_budget_s`` stops a run once it has computed that long (summed over resumes), at a saved step.
 * Resumable bit-exactly on CPU: weights and the optimiser, scheduler and step are saved together, and
   every random draw is a function of (seed, global sample index).
 * ``workers`` > 0 renders batches ahead in worker processes (a GPU outruns one core's simulation); a step's
@@ -25,7 +27,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from core_isp.io.writers import atomic_write
 from core_isp.metrics import psnr
 from core_isp.models.config import ParamISPConfig, get_config
 from core_isp.models.paramisp import ParamISP
+from core_isp.simulation.colour_spread import ColourSpread
 from core_isp.simulation.scenes import manifest_hash
 from core_isp.training.data import Batch, PreparedCache, SimulatedCameras, collate
 
@@ -46,6 +49,16 @@ STAGES = ("pretrain", "finetune", "joint")
 BORDER = 2
 #: Offset separating validation sample indices from training ones (same generator family, other seed).
 _VAL_SEED_OFFSET = 1_000_003
+#: The modules through which the parameter embedding h acts: ParamNet and the two modulation Linears.
+_MODULATION = ("paramnet.", "localnet.modulation.", "globalnet.modulation.")
+#: Parameter groups a run may train, as predicates on ``ParamISP`` parameter names: everything; ParamNet and the
+#: modulation layers (what maps camera parameters to the networks); or those plus GlobalNet (the global
+#: colour/tone stages) and every bias.
+TRAINABLE: dict[str, Callable[[str], bool]] = {
+    "all": lambda name: True,
+    "paramnet": lambda name: name.startswith(_MODULATION),
+    "global": lambda name: name.startswith(("globalnet.", *_MODULATION)) or name.endswith(".bias"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,13 @@ class TrainSettings:
     seed: int = 42
     init_forward: str | None = None
     init_inverse: str | None = None
+    #: Parameter group trained (a :data:`TRAINABLE` name); the others keep their initial values.
+    trainable: str = "all"
+    #: Stop once the training loop has computed this many seconds (:func:`compute_clock`, summed over resumes).
+    time_budget_s: float | None = None
+    #: Simulated data only: probability that a sample's XYZ -> camera matrix is drawn from the colour spread of
+    #: real cameras' matrices (:mod:`core_isp.simulation.colour_spread`); 0: every sample keeps its profile's.
+    colour_spread_p: float = 0.0
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -82,6 +102,12 @@ class TrainSettings:
             raise BadInputError(f"crop must be a multiple of 4 and at least 16, got {self.crop}")
         if self.steps < 1 or self.batch_size < 1:
             raise BadInputError("steps and batch size must be positive")
+        if self.trainable not in TRAINABLE:
+            raise BadInputError(f"trainable must be one of {', '.join(TRAINABLE)}, got {self.trainable!r}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise BadInputError(f"time budget must be positive, got {self.time_budget_s}")
+        if self.colour_spread_p and not self.data.startswith("sim:"):
+            raise BadInputError("a colour spread needs simulated data (sim:...)")
 
     def model_config(self) -> ParamISPConfig:
         """The network configuration this run trains."""
@@ -91,6 +117,24 @@ class TrainSettings:
     def directions(self) -> tuple[str, ...]:
         """The directions this run trains."""
         return ("inverse", "forward") if self.stage == "joint" else (self.direction,)
+
+
+def compute_clock(device: torch.device) -> Callable[[], float]:
+    """The clock a time budget runs on. On a GPU, wall time. On the CPU, this process's CPU time divided by its
+    threads: the wall time of a machine with nothing else running, and unlike wall time it buys the same steps
+    when other jobs share the cores (a shared 2-core machine otherwise gives a budget a fraction of the work)."""
+    if device.type != "cpu":
+        return time.perf_counter
+    threads = torch.get_num_threads()
+    return lambda: time.process_time() / threads
+
+
+def select_trainable(model: nn.Module, trainable: str) -> list[nn.Parameter]:
+    """Freeze every parameter outside group ``trainable`` (a :data:`TRAINABLE` name); return the group's."""
+    keep = TRAINABLE[trainable]
+    for name, p in model.named_parameters():
+        p.requires_grad_(keep(name))
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 class StepBatches(torch.utils.data.Dataset):
@@ -121,7 +165,8 @@ def make_source(settings: TrainSettings, split: str) -> SimulatedCameras | Prepa
     """The sample source a data spec names."""
     crop = (settings.crop, settings.crop)
     if settings.data.startswith("sim:"):
-        return SimulatedCameras(settings.data[4:].split(","), split, crop)
+        spread = ColourSpread(p=settings.colour_spread_p) if settings.colour_spread_p else None
+        return SimulatedCameras(settings.data[4:].split(","), split, crop, spread)
     return PreparedCache(Path(settings.data), split, crop)
 
 
@@ -188,27 +233,39 @@ def validate(models: dict[str, nn.Module], batches: list[Batch], stage: str) -> 
 
 
 class Trainer:
-    """Runs one :class:`TrainSettings` into a run folder; ``resume`` continues a stopped run."""
+    """Runs one :class:`TrainSettings` into a run folder; ``resume`` continues a stopped run. ``device`` None: the
+    local rank's GPU when there is one, else the CPU."""
 
     def __init__(
-        self, settings: TrainSettings, run_dir: Path, resume: bool = False, progress: bool = True, workers: int = 0
+        self,
+        settings: TrainSettings,
+        run_dir: Path,
+        resume: bool = False,
+        progress: bool = True,
+        workers: int = 0,
+        device: torch.device | str | None = None,
     ) -> None:
         self.settings, self.run_dir, self.progress, self.workers = settings, Path(run_dir), progress, workers
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world = dist.get_world_size() if dist.is_initialized() else 1
         if settings.batch_size % self.world:
             raise BadInputError(f"batch size {settings.batch_size} is not divisible by {self.world} processes")
-        self.device = (
-            torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-            if torch.cuda.is_available()
-            else torch.device("cpu")
-        )
+        if device is not None:
+            self.device = torch.device(device)
+        elif torch.cuda.is_available():
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        else:
+            self.device = torch.device("cpu")
         self.models: dict[str, nn.Module] = {d: self._init_model(d) for d in settings.directions}
-        params = [p for m in self.models.values() for p in m.parameters()]
-        self.optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+        self.params = [p for m in self.models.values() for p in select_trainable(m, settings.trainable)]
+        self.optimizer = torch.optim.AdamW(self.params, lr=settings.lr, weight_decay=settings.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, settings.lr_step_every, settings.lr_gamma)
         self.step = 0
         self.best_score = -math.inf
+        #: Seconds spent in the training loop by :func:`compute_clock`, summed over resumes (what
+        #: ``time_budget_s`` limits).
+        self.elapsed_s = 0.0
+        self.clock = compute_clock(self.device)
         self.source = make_source(settings, "train")
         self.camera_profile = self.source.name
         if resume:
@@ -247,8 +304,8 @@ class Trainer:
     def _load_state(self) -> None:
         saved = json.loads((self.run_dir / "settings.json").read_text())
         now = dataclasses.asdict(self.settings)
-        # Only the step budget may change: extending a finished run is a resume too.
-        changed = sorted(k for k in saved if k != "steps" and saved[k] != now.get(k))
+        # Only the step and time budgets may change: extending a finished run is a resume too.
+        changed = sorted(k for k in saved if k not in ("steps", "time_budget_s") and saved[k] != now.get(k))
         if changed:
             raise BadInputError(f"{self.run_dir}: cannot resume with different settings ({', '.join(changed)})")
         state = torch.load(self.run_dir / "state.pt", map_location=self.device, weights_only=False)
@@ -257,6 +314,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best_score = state["step"], state["best_score"]
+        self.elapsed_s = state.get("elapsed_s", 0.0)  # states written before time budgets existed lack it
         if self.rank == 0:
             # Steps logged after the last saved state are trained again: drop their rows.
             with open(self.run_dir / "log.csv", newline="") as f:
@@ -280,6 +338,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "step": self.step,
             "best_score": self.best_score,
+            "elapsed_s": self.elapsed_s,
         }
         with atomic_write(self.run_dir / "state.pt", overwrite=True) as tmp:
             torch.save(state, tmp)
@@ -306,39 +365,67 @@ class Trainer:
         loader = torch.utils.data.DataLoader(steps, batch_size=None, num_workers=self.workers, prefetch_factor=4)
         return iter(loader)
 
-    def run(self) -> dict[str, float]:
-        """Train until ``settings.steps``; returns the last validation scores."""
+    def out_of_time(self) -> bool:
+        """True once the run has spent its time budget (never without one)."""
+        budget = self.settings.time_budget_s
+        return budget is not None and self.elapsed_s >= budget
+
+    def _all_ranks_agree(self, flag: bool) -> bool:
+        """Rank 0's ``flag`` on every rank (clocks differ, so a time-based stop must be decided once)."""
+        if not dist.is_initialized():
+            return flag
+        t = torch.tensor([float(flag)], device=self.device)
+        dist.broadcast(t, 0)
+        return bool(t.item())
+
+    def _progress_bar(self):  # tqdm is imported lazily, so no annotation
+        """Steps done of ``steps``, or seconds spent of the time budget when the run has one."""
         from tqdm import tqdm
 
+        s, timed = self.settings, self.settings.time_budget_s is not None
+        seconds = "{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}"
+        return tqdm(total=s.time_budget_s if timed else s.steps, initial=self.elapsed_s if timed else self.step,
+                    unit="s" if timed else "step", disable=not self.progress or self.rank != 0, file=sys.stderr,
+                    dynamic_ncols=True, bar_format=seconds if timed else None)  # fmt: skip
+
+    def run(self) -> dict[str, float]:
+        """Train until ``settings.steps`` or the time budget; returns the last validation scores."""
         s = self.settings
+        if self.out_of_time():
+            return {}
         val_batches = [b.to(self.device) for b in validation_batches(s)] if self.rank == 0 else []
         scores: dict[str, float] = {}
         if self.step == 0 and (s.init_forward or s.init_inverse):
             # A fine-tune must beat its starting point to replace it, so the start is the first candidate.
             scores = self._validate(val_batches)
-        bar = tqdm(total=s.steps, initial=self.step, unit="step", disable=not self.progress or self.rank != 0,
-                   file=sys.stderr, dynamic_ncols=True)  # fmt: skip
-        t0 = time.perf_counter()
+        timed = s.time_budget_s is not None
+        bar = self._progress_bar()
+        t0, c0 = time.perf_counter(), self.clock()
         for batch in self._batches():
             batch = batch.to(self.device)
             loss, parts = stage_loss(self.wrapped, batch, s.stage)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            params = [p for m in self.models.values() for p in m.parameters()]
-            torch.nn.utils.clip_grad_norm_(params, s.grad_clip_norm)
+            torch.nn.utils.clip_grad_norm_(self.params, s.grad_clip_norm)
             self.optimizer.step()
             self.scheduler.step()
             self.step += 1
-            rate = s.batch_size / (time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            # A step's times include the previous step's validation, so the budget counts it too.
+            step_s, compute_s = time.perf_counter() - t0, self.clock() - c0
+            t0, c0 = time.perf_counter(), self.clock()
+            self.elapsed_s += compute_s
+            stop = self._all_ranks_agree(self.out_of_time())
             loss_value = float(loss.detach())
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4f}", patches_s=f"{rate:.1f}")
-            row = [self.step, f"{loss_value:.6f}", json.dumps(parts), self.scheduler.get_last_lr()[0], f"{rate:.2f}"]
-            if self.step % s.val_every == 0 or self.step == s.steps:
+            bar.update(min(compute_s, bar.total - bar.n) if timed else 1)
+            bar.set_postfix(step=self.step, loss=f"{loss_value:.4f}", patches_s=f"{s.batch_size / step_s:.1f}")
+            row = [self.step, f"{loss_value:.6f}", json.dumps(parts), self.scheduler.get_last_lr()[0],
+                   f"{s.batch_size / step_s:.2f}"]  # fmt: skip
+            if self.step % s.val_every == 0 or self.step == s.steps or stop:
                 scores = self._validate(val_batches, row)
             else:
                 self._log([*row, ""])
+            if stop:
+                break
         bar.close()
         return scores
 

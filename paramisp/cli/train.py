@@ -9,24 +9,24 @@ from typing import Annotated
 import torch.distributed as dist
 import typer
 
-from core_isp.cli.common import emit_json, log, one_line_errors, setup_logging
-from core_isp.cli.main import app
 from core_isp.errors import BadInputError
+from paramisp.cli.common import command_context, emit_json, log
+from paramisp.cli.main import app
+from paramisp.cli.options import JsonOption, OverwriteOption, VerboseOption
 
 
 @app.command("prepare")
 def prepare_command(
     folder: Annotated[Path, typer.Argument(help="folder of RAW files, each with its camera JPEG")],
     out: Annotated[Path, typer.Option("--out", "-o", help="cache folder to write")],
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="rebuild an existing cache")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="machine-readable report on stdout")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    overwrite: OverwriteOption = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Pair each RAW with its camera JPEG (sidecar or embedded), register and cache the pairs."""
     from core_isp.training.prepare import prepare_folder
 
-    setup_logging(verbose)
-    with one_line_errors():
+    with command_context(verbose):
         if not folder.is_dir():
             raise BadInputError(f"{folder}: not a folder")
         report = prepare_folder(folder, out, overwrite=overwrite)
@@ -66,13 +66,12 @@ def train_command(
     init_inverse: Annotated[str | None, typer.Option("--init-inverse", help="checkpoint to start from")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,
     workers: Annotated[int, typer.Option("--workers", help="processes rendering batches ahead (0: in-line)")] = 0,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Train ParamISP (one stage). Multi-GPU / multi-node: launch with ``torchrun ... -m core_isp.cli train``."""
+    """Train ParamISP (one stage). Multi-GPU / multi-node: launch with ``torchrun ... -m paramisp train``."""
     from core_isp.training.trainer import Trainer, TrainSettings
 
-    setup_logging(verbose)
-    with one_line_errors():
+    with command_context(verbose):
         settings = TrainSettings(
             stage=stage, direction=direction, data=data, steps=steps, config=config, embedding=embedding,
             batch_size=batch_size,

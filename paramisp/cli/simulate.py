@@ -11,13 +11,15 @@ import typer
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from core_isp.cli.common import emit_json, expand_inputs, log, one_line_errors, setup_logging
-from core_isp.cli.main import app
 from core_isp.errors import BadInputError
 from core_isp.simulation.capture_folder import capture_complete, shot_seed, simulate_shot, stem_for, write_capture
 from core_isp.simulation.exposure import ShotSettings
 from core_isp.simulation.profiles import PROFILES, get_profile
 from core_isp.simulation.scenes import SPLITS, load_manifest, manifest_hash, source_for_file
+from paramisp.cli.batch import expand_inputs
+from paramisp.cli.common import check_choice, command_context, emit_json, log
+from paramisp.cli.main import app
+from paramisp.cli.options import JsonOption, VerboseOption
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -45,19 +47,17 @@ def simulate_command(
     f_number: Annotated[float | None, typer.Option("--f-number", help="manual exposure")] = None,
     iso: Annotated[float | None, typer.Option("--iso", help="manual exposure")] = None,
     focal_length_mm: Annotated[float | None, typer.Option("--focal-length", help="mm")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="machine-readable summary on stdout")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Render COUNT shots of test/val/train scenes (or your files) as DNG + JPEG + JSON + ground truth.
 
     Exposure comes from the camera's program mode unless --exposure-time, --f-number and --iso are
     all given. An interrupted run continues where it stopped: complete shots are kept.
     """
-    setup_logging(verbose)
-    with one_line_errors():
+    with command_context(verbose):
         cam = get_profile(profile)
-        if split not in SPLITS:
-            raise BadInputError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+        check_choice("--split", split, SPLITS)
         if count < 1:
             raise BadInputError("--count must be at least 1")
         size_hw = _size(size)

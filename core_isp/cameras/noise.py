@@ -5,6 +5,7 @@ For a black-subtracted, white-normalised signal x, the noise variance is ``read 
 linearly with analogue gain, so ``shot = shot_at_base_iso * iso / base_iso``; read noise follows
 Brooks et al.'s log-linear fit across real sensors, ``log(read) = 2.18 * log(shot) + 1.20``,
 optionally shifted by a per-profile offset. ``iso`` here is the analogue ISO the sensor ran at.
+Noise is drawn from this model by :func:`core_isp.raw_domain.add_sensor_noise`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,3 @@ class NoiseModel:
         x = torch.as_tensor(signal, dtype=torch.float64)
         return torch.sqrt(self.read(iso) + self.shot(iso) * x.clamp(min=0.0))
 
-
-def add_sensor_noise(clean: torch.Tensor, model: NoiseModel, iso: float, generator: torch.Generator) -> torch.Tensor:
-    """Draw one noisy realisation of a clean normalised mosaic ``(..., H, W)`` (same shape, float32)."""
-    std = model.std(clean.double(), iso)
-    noise = torch.randn(clean.shape, generator=generator, dtype=torch.float64, device=clean.device)
-    return (clean.double() + std * noise).float()

@@ -9,10 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core_isp.cli.common import emit_json, expand_inputs, one_line_errors, run_batch, setup_logging
-from core_isp.cli.main import app
 from core_isp.io.metadata_reader import read_metadata
 from core_isp.metadata import CameraMetadata
+from paramisp.cli.batch import run_file_command
+from paramisp.cli.common import command_context
+from paramisp.cli.main import app
+from paramisp.cli.options import JsonOption, VerboseOption
 
 _ROWS = (
     ("Make", "make", None),
@@ -56,24 +58,17 @@ def _table(path: Path, meta: CameraMetadata) -> Table:
 @app.command()
 def info(
     files: Annotated[list[str], typer.Argument(help="RAW or image files, folders or globs")],
-    json_out: Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Show each file's camera metadata (works on RAW files without pixel data too, with a warning)."""
-    setup_logging(verbose)
-    with one_line_errors():
-        paths = expand_inputs(files)
+    with command_context(verbose):
         console = Console()
-        metas: dict[str, CameraMetadata] = {}
 
-        def job(path: Path) -> dict[str, object]:
+        def job(path: Path, _target: None) -> dict[str, object]:
             meta = read_metadata(path)
-            metas[str(path)] = meta
             if not json_out:
                 console.print(_table(path, meta))
             return {"metadata": meta.to_dict()}
 
-        outcome = run_batch(paths, job, progress=False)
-        if json_out:
-            emit_json(outcome.results)
-        raise typer.Exit(outcome.status)
+        run_file_command(files, None, job, json_out=json_out, progress=False)

@@ -1,0 +1,49 @@
+"""The cameras that ship with the package: ``core_isp/weights/registry.json``.
+
+Each entry names a camera's weight files per direction and, for a camera body, its sensor, colour and noise
+description (written by ``tools/ship_default_weights.py`` from the simulated profiles). The entry ``generic`` is
+the camera-agnostic pair: weights without a body, used for any camera that has none of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from core_isp.cameras.camera import Camera, CameraWeights
+from core_isp.errors import BadInputError
+
+GENERIC = "generic"
+
+
+def weights_dir() -> Path:
+    """The package folder with the shipped weights and their registry."""
+    return Path(str(resources.files("core_isp.weights")))
+
+
+@cache
+def registry() -> dict[str, dict[str, Any]]:
+    """Registry entries by name (read once per process)."""
+    return json.loads((weights_dir() / "registry.json").read_text())["cameras"]
+
+
+def generic_weights() -> CameraWeights:
+    """The camera-agnostic pair."""
+    entry = registry().get(GENERIC)
+    if entry is None:
+        raise BadInputError("no camera-agnostic weights in this installation (core_isp/weights/registry.json)")
+    return CameraWeights(forward=weights_dir() / entry["forward"], inverse=weights_dir() / entry["inverse"])
+
+
+@cache
+def shipped_cameras() -> dict[str, Camera]:
+    """Every shipped camera body by name (the ``generic`` weights are not a body)."""
+    out = {}
+    for name, entry in registry().items():
+        if "camera" in entry:
+            d = {**entry["camera"], "name": name, "weights": {d: entry.get(d) for d in ("forward", "inverse")}}
+            out[name] = Camera.from_dict(d, weights_dir(), origin="shipped")
+    return out

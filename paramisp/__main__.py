@@ -1,0 +1,5 @@
+"""``python -m paramisp`` runs the ``paramisp`` command line."""
+
+from paramisp.cli.main import main
+
+main()

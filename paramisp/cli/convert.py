@@ -1,0 +1,161 @@
+"""``paramisp to-srgb RAW... -o OUT`` and ``paramisp to-raw PHOTO... -o OUT``: the learned ISPs on files.
+
+to-srgb: the RAW's own metadata (white balance, colour matrix, EXIF) drives the forward ISP of its camera (by
+``--camera``, else by make/model among stored and shipped cameras, else the camera-agnostic weights); the result
+is written upright. to-raw: a JPEG carries no white balance, colour matrix or CFA, so those come from a camera
+(``--camera``, else the photo's make/model, else the default body, named in a warning); the white balance from
+``--wb``, else an estimate from the photo's recorded exposure (:mod:`core_isp.cameras.white_balance`). The DNG
+keeps the photo's sensor orientation, with its Orientation tag, and records in ImageDescription how it was made.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core_isp.cameras import camera_for, photo_white_balance, resolve_camera
+from core_isp.errors import MetadataWarning
+from core_isp.io.dng import exif_from_metadata, write_dng
+from core_isp.io.image_reader import read_image
+from core_isp.io.metadata_reader import IMAGE_SUFFIXES, RAW_SUFFIXES
+from core_isp.io.raw_reader import read_raw
+from core_isp.io.writers import write_image
+from core_isp.isp import InferenceOptions, LearnedISP, load_isp
+from core_isp.metadata import CameraMetadata
+from core_isp.orientation import to_display
+from paramisp.cli.batch import run_file_command
+from paramisp.cli.common import check_choice, command_context, log, set_threads
+from paramisp.cli.main import app
+from paramisp.cli.options import (
+    DeviceOption,
+    ExposureOption,
+    FNumberOption,
+    FocalOption,
+    IsoOption,
+    JsonOption,
+    OutOption,
+    OverwriteOption,
+    ThreadsOption,
+    TileOption,
+    VerboseOption,
+)
+
+#: ``to-srgb --format`` -> output suffix.
+_SRGB_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
+CameraOption = Annotated[
+    str | None, typer.Option("--camera", help="a shipped or stored camera (default: by the file's make/model)")
+]
+
+
+@app.command("to-srgb")
+def to_srgb_command(
+    raws: Annotated[list[str], typer.Argument(help="RAW files, folders or globs")],
+    out: OutOption,
+    camera: CameraOption = None,
+    weights: Annotated[Path | None, typer.Option("--weights", "-w", help="a forward checkpoint instead")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="png, jpg or tif")] = "png",
+    iso: IsoOption = None,
+    exposure_time: ExposureOption = None,
+    f_number: FNumberOption = None,
+    focal_length: FocalOption = None,
+    device: DeviceOption = "cpu",
+    threads: ThreadsOption = None,
+    tile: TileOption = 512,
+    overwrite: OverwriteOption = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Render RAW files with the learned forward ISP (upright sRGB)."""
+    with command_context(verbose):
+        suffix = _SRGB_FORMATS[check_choice("--format", fmt, _SRGB_FORMATS)]
+        set_threads(threads)
+        fixed = load_isp(camera, forward_weights=weights, directions=("forward",), device=device) if (
+            camera or weights) else None  # fmt: skip
+        options = InferenceOptions(tile=tile, device=device)
+
+        def job(path: Path, target: Path) -> dict[str, object]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MetadataWarning)
+                raw = read_raw(path)
+            meta = raw.metadata.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
+                                          focal_length_mm=focal_length)  # fmt: skip
+            isp = fixed or _isp_for(meta, device)
+            srgb = isp.forward(raw.tensor(), [meta], options)[0]
+            upright = to_display(srgb, meta.orientation)
+            exif = {"exif": exif_from_metadata(meta.replace(orientation=1), tuple(upright.shape[-2:]))} if (
+                suffix == ".jpg") else {}  # fmt: skip
+            write_image(target, upright, overwrite=overwrite, **exif)
+            log.info("%s -> %s (%s)", path, target, isp.description)
+            return {"output": str(target), "weights": isp.name, "weights_description": isp.description,
+                    "metadata": meta.to_dict()}  # fmt: skip
+
+        run_file_command(
+            raws, out, job, suffixes=RAW_SUFFIXES, output_suffix=suffix, overwrite=overwrite, json_out=json_out
+        )
+
+
+def _isp_for(meta: CameraMetadata, device: str) -> LearnedISP:
+    """The forward ISP of a RAW's camera by make/model, or the camera-agnostic one (saying so)."""
+    camera = camera_for(meta)
+    if camera is None:
+        log.info("no camera known for %s %s: camera-agnostic weights with the file's own white balance and matrix",
+                 meta.make or "?", meta.model or "?")  # fmt: skip
+    return load_isp(camera, directions=("forward",), device=device)
+
+
+@app.command("to-raw")
+def to_raw_command(
+    photos: Annotated[list[str], typer.Argument(help="sRGB photos (JPEG, PNG, TIFF), folders or globs")],
+    out: OutOption,
+    camera: CameraOption = None,
+    weights: Annotated[Path | None, typer.Option("--weights", "-w", help="an inverse checkpoint instead")] = None,
+    wb: Annotated[
+        str | None, typer.Option("--wb", help="estimate (default), daylight, a temperature (3200K) or R,G,B gains")
+    ] = None,
+    iso: IsoOption = None,
+    exposure_time: ExposureOption = None,
+    f_number: FNumberOption = None,
+    focal_length: FocalOption = None,
+    device: DeviceOption = "cpu",
+    threads: ThreadsOption = None,
+    tile: TileOption = 512,
+    overwrite: OverwriteOption = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Turn sRGB photos into RAW (DNG) with the learned inverse ISP, as the camera would have recorded them."""
+    with command_context(verbose):
+        set_threads(threads)
+        options = InferenceOptions(tile=tile, device=device)
+
+        def job(path: Path, target: Path) -> dict[str, object]:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", MetadataWarning)
+                srgb, photo = read_image(path, to="sensor")
+            for w in caught:
+                log.info("%s: %s", path.name, str(w.message).removeprefix(f"{path.name}: "))
+            cam = resolve_camera(camera, photo)
+            # The light is estimated from the exposure as recorded: "as if shot at ISO 1600" changes the shot's
+            # noise and rendering, not the colour of the light.
+            white = photo_white_balance(cam, photo, wb)
+            shot = photo.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
+                                   focal_length_mm=focal_length)  # fmt: skip
+            meta = cam.raw_metadata(shot, white.gains, white.source)
+            isp = load_isp(cam, inverse_weights=weights, directions=("inverse",), device=device)
+            unknown = meta.missing_optics()
+            raw = isp.inverse(srgb, [meta], options)
+            description = (f"paramisp to-raw from {path.name}: sensor of camera {cam.name}, {isp.description}, "
+                           f"{white.describe()}; unknown EXIF: {', '.join(unknown) or 'none'}")  # fmt: skip
+            write_dng(target, raw[0, 0], meta.replace(image_size_hw=tuple(raw.shape[-2:])), overwrite=overwrite,
+                      description=description)  # fmt: skip
+            log.info("%s -> %s (%s)", path, target, description.split(": ", 1)[1])
+            return {"output": str(target), "camera": cam.name, "weights": isp.name,
+                    "weights_description": isp.description, "wb_source": meta.wb_source, "unknown_exif": unknown,
+                    "metadata": meta.to_dict()}  # fmt: skip
+
+        run_file_command(
+            photos, out, job, suffixes=IMAGE_SUFFIXES, output_suffix=".dng", overwrite=overwrite, json_out=json_out
+        )

@@ -1,0 +1,29 @@
+"""Option declarations shared by subcommands, so each flag has one spelling and one help text everywhere.
+
+Use them as parameter annotations, with the default on the parameter::
+
+    def my_command(out: OutOption, overwrite: OverwriteOption = False, json_out: JsonOption = False) -> None: ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="output folder (or file, for one input)")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="replace existing outputs")]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v")]
+
+# Where and how to run a network.
+DeviceOption = Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
+ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads")]
+TileOption = Annotated[int, typer.Option("--tile", help="tile size (pixels, multiple of 4): bounds memory")]
+
+# EXIF overrides ("as if shot at ISO 1600").
+IsoOption = Annotated[float | None, typer.Option("--iso", help="override the EXIF ISO")]
+ExposureOption = Annotated[float | None, typer.Option("--exposure-time", help="override the EXIF exposure time (s)")]
+FNumberOption = Annotated[float | None, typer.Option("--f-number", help="override the EXIF f-number")]
+FocalOption = Annotated[float | None, typer.Option("--focal-length", help="override the EXIF focal length (mm)")]

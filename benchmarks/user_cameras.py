@@ -121,7 +121,7 @@ def write_folder(
 def read_pair(folder: Path, stem: str) -> tuple[dict[str, np.ndarray], CameraMetadata]:
     """A shot's DNG, camera JPEG and clean RAW as ``prepare`` caches a pair: cropped to an RGGB phase, even sides."""
     raw = read_raw(folder / f"{stem}.DNG")
-    dy, dx = phase_offset(raw.metadata.cfa_pattern)
+    dy, dx = phase_offset(raw.meta.cfa_pattern)
     h, w = (n - d for n, d in zip(raw.mosaic.shape, (dy, dx), strict=True))
     crop = (slice(dy, dy + h - h % 2), slice(dx, dx + w - w % 2))
     arrays = {
@@ -130,7 +130,7 @@ def read_pair(folder: Path, stem: str) -> tuple[dict[str, np.ndarray], CameraMet
         "clean": tifffile.imread(folder / f"{stem}.clean.tiff")[crop].astype(np.float32),
     }
     size = arrays["raw"].shape
-    return arrays, raw.metadata.replace(cfa_pattern="RGGB", image_size_hw=size, default_crop_tlhw=None)
+    return arrays, raw.meta.replace(cfa_pattern="RGGB", image_size_hw=size, default_crop_tlhw=None)
 
 
 def write_cache(folder: Path, cache: Path, adapt_shots: int = ADAPT_SHOTS, held_back: int = HELD_BACK) -> None:

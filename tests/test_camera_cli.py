@@ -120,3 +120,9 @@ def test_camera_add_refuses_bad_folders_in_one_line(folder_550d, tmp_path):
     res = paramisp("camera", "add", folder_550d, "--name", "cam", home=blocked)
     assert res.returncode == 2 and "not writable" in res.stderr
     assert not (home / "cameras" / "cam").exists()  # no refused add stored anything
+
+
+def test_finetuning_without_data_is_refused_rather_than_run_on_the_simulated_cameras(tmp_path):
+    res = paramisp("train", "--stage", "finetune", "--direction", "forward", "-o", tmp_path / "run", home=tmp_path)
+    assert res.returncode == 2 and "needs --data" in res.stderr and TRACEBACK not in res.stderr
+    assert not (tmp_path / "run").exists()

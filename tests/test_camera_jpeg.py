@@ -19,6 +19,7 @@ from conftest import D30, DATA, DC50, EOS550D
 from core_isp.canonical import CanonicalParams, develop, mosaic
 from core_isp.cfa import cfa_batch, phase_offset
 from core_isp.errors import BadInputError
+from core_isp.image import CameraImage
 from core_isp.io.camera_jpeg import (
     MAX_TILE_RESIDUAL_PX,
     MIN_REGISTRATION_SCORE,
@@ -29,7 +30,7 @@ from core_isp.io.camera_jpeg import (
     warp_raw_to_jpeg,
 )
 from core_isp.io.image_reader import read_image
-from core_isp.io.raw_reader import RawImage, read_raw
+from core_isp.io.raw_reader import read_raw
 from core_isp.metadata import CameraMetadata
 from core_isp.orientation import to_sensor
 from core_isp.simulation.capture_folder import write_capture
@@ -44,7 +45,7 @@ ANY_SCORE = {"min_score": -1.0, "max_tile_residual_px": math.inf}
 
 
 @pytest.fixture(scope="module")
-def d30() -> RawImage:
+def d30() -> CameraImage:
     return read_raw(D30)
 
 
@@ -58,11 +59,11 @@ def d30_registration(d30, d30_jpeg):
     return register_camera_jpeg(d30, d30_jpeg)
 
 
-def _crop_raw(raw: RawImage, dy: int, dx: int) -> RawImage:
+def _crop_raw(raw: CameraImage, dy: int, dx: int) -> CameraImage:
     """The RAW without its first ``dy`` rows and ``dx`` columns, CFA name rolled to match."""
-    p = raw.metadata.cfa_pattern
+    p = raw.meta.cfa_pattern
     rolled = "".join(p[((r + dy) % 2) * 2 + (c + dx) % 2] for r in (0, 1) for c in (0, 1))
-    return RawImage(raw.mosaic[dy:, dx:], raw.metadata.replace(cfa_pattern=rolled))
+    return CameraImage.raw(raw.mosaic[dy:, dx:], raw.meta.replace(cfa_pattern=rolled))
 
 
 def _luma_shift(reference: torch.Tensor, moving: torch.Tensor) -> np.ndarray:
@@ -130,19 +131,19 @@ def test_resample_keeps_a_constant_and_zeroes_what_lies_outside():
 
 
 @pytest.fixture(scope="module")
-def synthetic_raw() -> RawImage:
+def synthetic_raw() -> CameraImage:
     rgb = gaussian_blur2d(torch.rand(1, 3, 600, 900, generator=torch.Generator().manual_seed(0)), (13, 13), (2.0, 2.0))
     rgb = (rgb - rgb.min()) / (rgb.max() - rgb.min())
     identity = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
     meta = CameraMetadata(
         cfa_pattern="RGGB", wb_gains=(1.0, 1.0, 1.0), ccm_wb_cam_to_srgb=identity, default_crop_tlhw=(6, 8, 576, 864)
     )
-    return RawImage(mosaic(rgb, cfa_batch(["RGGB"]))[0, 0].numpy(), meta)
+    return CameraImage.raw(mosaic(rgb, cfa_batch(["RGGB"]))[0, 0].numpy(), meta)
 
 
 @pytest.mark.parametrize(("scale", "offset_px"), [(2 / 3, (6.3, 8.6)), (0.5, (20.25, 3.75)), (1.0, (4.4, 9.1))])
 def test_synthetic_pair_recovers_the_geometry_it_was_made_with(synthetic_raw, scale, offset_px):
-    developed = develop(synthetic_raw.tensor(), CanonicalParams.from_metadata([synthetic_raw.metadata]))
+    developed = develop(synthetic_raw.tensor(), CanonicalParams.from_metadata([synthetic_raw.meta]))
     jpeg = resample(developed, scale, offset_px, (round(560 * scale), round(850 * scale)))
     reg = register_camera_jpeg(synthetic_raw, jpeg, orientations=(1,))
     assert reg.scale == pytest.approx(scale, rel=1e-4)
@@ -157,13 +158,13 @@ def test_d30_jpeg_is_its_camera_crop_at_two_thirds_scale(d30, d30_registration):
     assert reg.orientation == 1
     assert reg.scale == pytest.approx(2 / 3, rel=0.005)
     # LibRaw's crop starts at (6, 8); the camera's JPEG starts 1.2 rows higher.
-    assert reg.offset_px == pytest.approx(d30.metadata.default_crop_tlhw[:2], abs=1.5)
+    assert reg.offset_px == pytest.approx(d30.meta.default_crop_tlhw[:2], abs=1.5)
     assert reg.score > 0.9
     assert reg.tile_residual_px < 0.1
 
 
 def test_d30_residual_offset_after_registration_is_under_a_quarter_pixel(d30, d30_jpeg, d30_registration):
-    developed = develop(d30.tensor(), CanonicalParams.from_metadata([d30.metadata]))
+    developed = develop(d30.tensor(), CanonicalParams.from_metadata([d30.meta]))
     on_jpeg_grid = _luma_shift(
         to_sensor(d30_jpeg, d30_registration.orientation), warp_raw_to_jpeg(developed, d30_registration)
     )
@@ -193,7 +194,7 @@ def test_rotated_jpeg_is_found_with_its_orientation(d30, d30_jpeg, d30_registrat
 
 
 def test_unrelated_photo_scores_far_below_the_threshold(d30):
-    photo, _ = read_image(DATA / "exif" / "nikon-e950.jpg")
+    photo = read_image(DATA / "exif" / "nikon-e950.jpg").pixels
     photo = interpolate(photo, size=(960, 1440), mode="bilinear", antialias=True)
     assert register_camera_jpeg(d30, photo, **ANY_SCORE).score < MIN_REGISTRATION_SCORE / 5
 
@@ -238,8 +239,8 @@ def _simulated_shot(
     return render_shot(profile, scene, 0, settings=settings, illuminant_cct_k=5000.0)
 
 
-def _raw_of(shot: RenderedShot) -> RawImage:
-    return RawImage(shot.noisy_raw[0, 0].numpy(), shot.metadata)
+def _raw_of(shot: RenderedShot) -> CameraImage:
+    return CameraImage.raw(shot.noisy_raw[0, 0].numpy(), shot.metadata)
 
 
 @pytest.fixture(scope="module")

@@ -127,15 +127,14 @@ def _demosaic_gain_db(rgb: torch.Tensor) -> float:
 def test_malvar_beats_bilinear_on_real_photos():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetadataWarning)
-        gains = [_demosaic_gain_db(read_image(DATA / "exif" / name)[0]) for name in PHOTOS]
+        gains = [_demosaic_gain_db(read_image(DATA / "exif" / name).pixels) for name in PHOTOS]
     assert min(gains) > 0
     assert np.mean(gains) >= 2.0, gains
 
 
 def test_malvar_beats_bilinear_on_shared_sharp_frames(shared_data):
-    gains = [
-        _demosaic_gain_db(read_image(p)[0]) for p in sorted((shared_data / "blur" / "gopro_pairs").glob("*_sharp1.png"))
-    ]
+    frames = sorted((shared_data / "blur" / "gopro_pairs").glob("*_sharp1.png"))
+    gains = [_demosaic_gain_db(read_image(p).pixels) for p in frames]
     assert len(gains) == 2 and min(gains) >= 2.0, gains
 
 
@@ -206,13 +205,13 @@ def test_develop_real_raw_shape_range_and_neutral_highlights():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetadataWarning)
         raw = read_raw(D30)
-    params = CanonicalParams.from_metadata([raw.metadata])
+    params = CanonicalParams.from_metadata([raw.meta])
     crop = raw.tensor()[..., 400:528, 1000:1130]
     out = develop(crop, params)
     assert out.shape == (1, 3, 128, 130)
     assert out.min() >= 0 and out.max() <= 1
     # A sensor-clipped patch (every site at the saturation level) develops to white, not pink.
-    clipped = torch.full((1, 1, 8, 8), raw.metadata.clip_level)
+    clipped = torch.full((1, 1, 8, 8), raw.meta.clip_level)
     torch.testing.assert_close(develop(clipped, params), torch.ones(1, 3, 8, 8), atol=1e-5, rtol=0)
 
 

@@ -22,7 +22,8 @@ from core_isp.canonical.develop import CanonicalParams, develop
 from core_isp.cfa import BAYER_PATTERNS, cfa_from_rawpy, phase_offset, shift_cfa
 from core_isp.colour import xyz_to_cam_from_ccm
 from core_isp.errors import BadInputError
-from core_isp.io import RawImage, read_raw, writers
+from core_isp.image import CameraImage
+from core_isp.io import read_raw, writers
 from core_isp.io.dng import exif_from_metadata, write_dng
 from core_isp.io.writers import write_jpeg
 from core_isp.metadata import CameraMetadata
@@ -35,21 +36,21 @@ CCM_ATOL = 1e-6
 
 
 @functools.cache
-def _source(name: str) -> RawImage:
+def _source(name: str) -> CameraImage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the sources' own missing-metadata warnings
         return read_raw(SOURCES[name])
 
 
-def _read_quiet(path: Path) -> RawImage:
+def _read_quiet(path: Path) -> CameraImage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return read_raw(path)
 
 
-def _crop(raw: RawImage, top: int, left: int, h: int, w: int) -> tuple[np.ndarray, CameraMetadata]:
+def _crop(raw: CameraImage, top: int, left: int, h: int, w: int) -> tuple[np.ndarray, CameraMetadata]:
     """A window of a RAW with its metadata made to match (CFA and per-site black follow the phase)."""
-    m = raw.metadata
+    m = raw.meta
     b = np.asarray(m.black_level_per_site).reshape(2, 2)
     black = tuple(float(b[(top + i) % 2, (left + j) % 2]) for i in range(2) for j in range(2))
     meta = m.replace(
@@ -70,7 +71,7 @@ def _quantum(meta: CameraMetadata) -> float:
 def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each full source RAW written once as DNG."""
     out = tmp_path_factory.mktemp("dng")
-    return {name: write_dng(out / f"{name}.dng", _source(name).mosaic, _source(name).metadata) for name in SOURCES}
+    return {name: write_dng(out / f"{name}.dng", _source(name).mosaic, _source(name).meta) for name in SOURCES}
 
 
 # -- read back with the project's reader ---------------------------------------------------------
@@ -79,7 +80,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("name", list(SOURCES))
 def test_round_trip_through_read_raw(written: dict[str, Path], name: str) -> None:
     src, back = _source(name), _read_quiet(written[name])
-    m, b = src.metadata, back.metadata
+    m, b = src.meta, back.meta
     assert back.mosaic.shape == src.mosaic.shape
     assert np.abs(back.mosaic - src.mosaic).max() <= _quantum(m)
     assert (b.make, b.model, b.cfa_pattern, b.orientation) == (m.make, m.model, m.cfa_pattern, m.orientation)
@@ -100,7 +101,7 @@ def test_round_trip_through_read_raw(written: dict[str, Path], name: str) -> Non
 
 
 def test_rawpy_sees_the_camera_data_and_the_exif_ifd(written: dict[str, Path]) -> None:
-    meta = _source("d30").metadata
+    meta = _source("d30").meta
     with rawpy.imread(str(D30)) as original, rawpy.imread(str(written["d30"])) as raw:
         np.testing.assert_array_equal(raw.raw_image_visible, original.raw_image_visible)  # the camera's codes
         assert cfa_from_rawpy(raw.raw_pattern, raw.color_desc) == "RGGB"
@@ -125,7 +126,7 @@ def _ratios(tag: object) -> np.ndarray:
 
 
 def test_exifread_sees_dng_and_exif_tags(written: dict[str, Path]) -> None:
-    meta = _source("d30").metadata
+    meta = _source("d30").meta
     with open(written["d30"], "rb") as f:
         tags = exifread.process_file(f, details=False)
     assert [t for t in tags if t.endswith(("ISOSpeedRatings", "ExposureTime", "FNumber", "FocalLength"))] == [
@@ -157,8 +158,8 @@ def test_every_bayer_pattern_with_per_site_black(tmp_path: Path, pattern: str) -
     mosaic, meta = _crop(_source("d30"), 400 + top, 600 + left, 64, 96)
     assert meta.cfa_pattern == pattern
     back = _read_quiet(write_dng(tmp_path / "x.dng", mosaic, meta))
-    assert back.metadata.cfa_pattern == pattern
-    assert back.metadata.black_level_per_site == meta.black_level_per_site  # D30: unequal (127, 128, 128, 128)
+    assert back.meta.cfa_pattern == pattern
+    assert back.meta.black_level_per_site == meta.black_level_per_site  # D30: unequal (127, 128, 128, 128)
     assert np.abs(back.mosaic - mosaic).max() <= _quantum(meta)
     with rawpy.imread(str(tmp_path / "x.dng")) as raw:
         assert cfa_from_rawpy(raw.raw_pattern, raw.color_desc) == pattern
@@ -168,7 +169,7 @@ def test_every_bayer_pattern_with_per_site_black(tmp_path: Path, pattern: str) -
 def test_orientation_tag(tmp_path: Path, orientation: int) -> None:
     mosaic, meta = _crop(_source("dc50"), 0, 0, 32, 48)
     path = write_dng(tmp_path / "x.dng", mosaic, meta.replace(orientation=orientation))
-    assert _read_quiet(path).metadata.orientation == orientation
+    assert _read_quiet(path).meta.orientation == orientation
 
 
 def test_torch_mosaic_writes_the_same_file(tmp_path: Path) -> None:
@@ -188,7 +189,7 @@ def test_unknown_values_use_documented_defaults(tmp_path: Path) -> None:
     assert str(tags["Image Tag 0xC614"]) == "Unknown camera"
     assert [t for t in tags if t.startswith("EXIF ")] == ["EXIF ExifVersion"]
     back = _read_quiet(path)
-    b = back.metadata
+    b = back.meta
     assert (b.white_level, b.black_level_per_site) == (65535.0, (0.0, 0.0, 0.0, 0.0))
     assert np.abs(back.mosaic - np.clip(mosaic, 0, 1)).max() <= 0.5 / 65535 + 1e-6
     # No AsShotNeutral: LibRaw derives daylight multipliers from the matrix (in float32), and the
@@ -207,7 +208,7 @@ def test_fractional_black_levels_are_stored_as_rationals(tmp_path: Path) -> None
         tags = exifread.process_file(f, details=False)
     np.testing.assert_array_equal(_ratios(tags["Image BlackLevel"]), [100.5, 100.25, 99.75, 100.0])
     # LibRaw truncates DNG black levels to integers; the file itself is exact.
-    assert _read_quiet(path).metadata.black_level_per_site == (100.0, 100.0, 99.0, 100.0)
+    assert _read_quiet(path).meta.black_level_per_site == (100.0, 100.0, 99.0, 100.0)
 
 
 def test_iso_above_16_bits_goes_to_iso_speed(tmp_path: Path) -> None:
@@ -216,7 +217,7 @@ def test_iso_above_16_bits_goes_to_iso_speed(tmp_path: Path) -> None:
     with open(path, "rb") as f:
         tags = exifread.process_file(f, details=False)
     assert tags["EXIF ISOSpeedRatings"].values == [65535]
-    b = _read_quiet(path).metadata
+    b = _read_quiet(path).meta
     assert (b.iso, b.iso_source) == (204800.0, "EXIF ISOSpeed")
 
 
@@ -308,7 +309,7 @@ def test_exiftool_validate_reports_no_errors(written: dict[str, Path]) -> None:
 
 def test_exif_block_for_jpeg_is_valid_exif(tmp_path: Path) -> None:
     exiftool = require_tool("exiftool")
-    meta = _source("d30").metadata.replace(orientation=8)
+    meta = _source("d30").meta.replace(orientation=8)
     path = write_jpeg(tmp_path / "x.jpg", np.full((30, 40, 3), 0.5), exif=exif_from_metadata(meta, (30, 40)))
     out = subprocess.run(
         [

@@ -5,6 +5,7 @@ frames; the start is an untrained ``small`` pair (cheap), except where the choic
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 from pathlib import Path
@@ -85,19 +86,18 @@ def test_each_adapt_mode_trains_its_parameters_and_freezes_the_rest(
 
 
 def test_a_fine_tune_stops_when_its_budget_is_spent_and_a_larger_budget_continues_it(
-    cache: Path, untrained: dict[str, Path], tmp_path: Path
+    cache: Path, untrained: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    budget = 2.0
-    first = finetune_camera(cache, tmp_path, one(untrained, "inverse"), FinetuneSettings(budget_s=budget, **TINY),
-                            progress=False).directions["inverse"]  # fmt: skip
-    mean_step = first.train_s / first.steps
-    assert first.steps >= 2 and budget <= first.train_s < budget + 2 * mean_step, (first.train_s, first.steps)
-    assert steps_logged(tmp_path / "inverse")[-1] == first.steps
-    longer = FinetuneSettings(budget_s=first.train_s + budget, **TINY)
-    again = finetune_camera(cache, tmp_path, one(untrained, "inverse"), longer, progress=False).directions["inverse"]
-    assert again.steps > first.steps and again.train_s >= longer.budget_s
-    assert again.start_psnr == first.start_psnr
-    assert steps_logged(tmp_path / "inverse") == list(range(again.steps + 1))
+    # A clock that advances half a second per reading: the Trainer reads it twice per step, so every step costs 0.5 s.
+    monkeypatch.setattr(trainer_module, "compute_clock", lambda device: itertools.count(0.0, 0.5).__next__)
+    inverse = one(untrained, "inverse")
+    first = finetune_camera(cache, tmp_path, inverse, FinetuneSettings(budget_s=2.0, **TINY), progress=False)
+    assert (first.directions["inverse"].steps, first.directions["inverse"].train_s) == (4, 2.0)
+    assert steps_logged(tmp_path / "inverse") == list(range(5))
+    again = finetune_camera(cache, tmp_path, inverse, FinetuneSettings(budget_s=3.2, **TINY), progress=False)
+    assert (again.directions["inverse"].steps, again.directions["inverse"].train_s) == (7, 3.5)
+    assert again.directions["inverse"].start_psnr == first.directions["inverse"].start_psnr
+    assert steps_logged(tmp_path / "inverse") == list(range(8))
 
 
 def test_the_fine_tune_is_kept_only_where_it_beats_the_start(cache: Path, tmp_path: Path) -> None:

@@ -21,16 +21,16 @@ def test_16bit_png_is_read_exactly(tmp_path):
     p = tmp_path / "deep.png"
     png.from_array(a.reshape(10, 36), "RGB;16").save(str(p))
     with pytest.warns(MetadataWarning, match="no EXIF"):
-        x, meta = read_image(p)
-    np.testing.assert_allclose(x[0].permute(1, 2, 0).numpy(), a / 65535.0, atol=1e-7)
-    assert meta.image_size_hw == (10, 12)
+        img = read_image(p)
+    np.testing.assert_allclose(img.pixels[0].permute(1, 2, 0).numpy(), a / 65535.0, atol=1e-7)
+    assert img.meta.image_size_hw == (10, 12)
 
 
 def test_greyscale_jpeg_becomes_rgb_with_a_warning(tmp_path):
     p = tmp_path / "grey.jpg"
     Image.new("L", (16, 12), 90).save(p)
     with pytest.warns(MetadataWarning, match="greyscale"):
-        x, _ = read_image(p)
+        x = read_image(p).pixels
     assert x.shape == (1, 3, 12, 16)
     torch.testing.assert_close(x[:, 0], x[:, 2])
 
@@ -59,10 +59,10 @@ def test_garbage_is_refused(tmp_path):
 
 
 def test_display_orientation_applies_the_exif_tag():
-    sensor, meta = read_image(DATA / "exif" / "Canon_40D.jpg", to="sensor")
-    assert meta.orientation == 1
-    display, _ = read_image(DATA / "exif" / "Canon_40D.jpg", to="display")
-    torch.testing.assert_close(sensor, display)
+    sensor = read_image(DATA / "exif" / "Canon_40D.jpg", to="sensor")
+    assert sensor.meta.orientation == 1
+    display = read_image(DATA / "exif" / "Canon_40D.jpg", to="display").pixels
+    torch.testing.assert_close(sensor.pixels, display)
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -28,7 +28,7 @@ def d30():
 
 def test_d30_layout_levels_and_exposure(d30):
     raw, _ = d30
-    m = raw.metadata
+    m = raw.meta
     assert (m.make, m.model) == ("Canon", "Canon EOS D30")
     assert m.cfa_pattern == "RGGB"
     assert m.black_level_per_site == (127, 128, 128, 128)
@@ -45,8 +45,8 @@ def test_d30_layout_levels_and_exposure(d30):
 
 def test_d30_falls_back_to_daylight_wb_with_warning(d30):
     raw, messages = d30
-    assert raw.metadata.wb_source == "daylight"
-    np.testing.assert_allclose(raw.metadata.wb_gains, (2.10, 1.0, 1.06), atol=0.01)
+    assert raw.meta.wb_source == "daylight"
+    np.testing.assert_allclose(raw.meta.wb_gains, (2.10, 1.0, 1.06), atol=0.01)
     assert any("daylight" in msg for msg in messages)
 
 
@@ -62,16 +62,16 @@ def test_d30_mosaic_is_black_subtracted_per_site_and_not_clipped(d30):
 
 def test_d30_ccm_rows_sum_to_one_and_match_dcraw_construction(d30):
     raw, _ = d30
-    ccm = np.array(raw.metadata.ccm_wb_cam_to_srgb)
+    ccm = np.array(raw.meta.ccm_wb_cam_to_srgb)
     np.testing.assert_allclose(ccm.sum(axis=1), 1.0, atol=1e-9)
     with rawpy.imread(str(D30)) as r:
         np.testing.assert_allclose(ccm, ccm_from_xyz_to_cam(r.rgb_xyz_matrix[:3]), atol=1e-12)
-    assert raw.metadata.ccm_source == "LibRaw rgb_xyz_matrix"
+    assert raw.meta.ccm_source == "LibRaw rgb_xyz_matrix"
 
 
 def test_kodak_dc50_grbg_no_iso_no_matrix():
     with pytest.warns(MetadataWarning):
-        m = read_raw(DC50).metadata
+        m = read_raw(DC50).meta
     assert m.cfa_pattern == "GRBG"
     assert m.iso is None and m.iso_source is None
     assert m.ccm_wb_cam_to_srgb is None
@@ -83,7 +83,7 @@ def test_kodak_dc50_grbg_no_iso_no_matrix():
 
 def test_550d_dng_matrix_and_as_shot_wb():
     with pytest.warns(MetadataWarning):  # its EXIF optics are all zero: implausible -> None
-        m = read_raw(EOS550D).metadata
+        m = read_raw(EOS550D).meta
     assert m.wb_source == "as_shot"
     np.testing.assert_allclose(m.wb_gains, (2.477, 1.0, 1.694), rtol=0.005)
     assert m.ccm_source.startswith("DNG ColorMatrix1")
@@ -101,7 +101,7 @@ def test_550d_dng_matrix_and_as_shot_wb():
 
 
 def test_json_round_trip(d30):
-    m = d30[0].metadata
+    m = d30[0].meta
     again = CameraMetadata.from_json(m.to_json())
     assert again == m
     assert json.loads(m.to_json())["cfa_pattern"] == "RGGB"

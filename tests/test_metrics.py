@@ -43,7 +43,7 @@ def photo() -> torch.Tensor:
     """``(1, 3, 480, 640)`` float32 in [0, 1]."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # EXIF completeness is not under test here
-        return read_image(PHOTO)[0]
+        return read_image(PHOTO).pixels
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ def test_python_api_round_trip_shapes_and_refusals():
         warnings.simplefilter("ignore", MetadataWarning)
         raw = read_raw(D30)
     crop = raw.tensor()[..., 200:296, 300:428]
-    meta = raw.metadata.replace(image_size_hw=(96, 128), default_crop_tlhw=None)
+    meta = raw.meta.replace(image_size_hw=(96, 128), default_crop_tlhw=None)
     srgb = isp.forward(crop, meta)
     assert srgb.shape == (1, 3, 96, 128) and float(srgb.min()) >= 0 and float(srgb.max()) <= 1
     back = isp.inverse(srgb, meta)
@@ -85,9 +85,9 @@ def test_to_raw_writes_a_dng_that_other_readers_open_upright_with_the_exif(tmp_p
     assert res.returncode == 0, res.stderr
     record = json.loads(res.stdout)[0]
     dng = tmp_path / "canon_40d_portrait.dng"
-    stored, photo = read_image(rotated_jpeg, to="sensor")
+    stored = read_image(rotated_jpeg, to="sensor")
     with rawpy.imread(str(dng)) as r:
-        assert r.raw_image_visible.shape == tuple(stored.shape[-2:])
+        assert r.raw_image_visible.shape == stored.size_hw
         assert r.sizes.flip == 6  # LibRaw shows it upright
         assert r.other.iso_speed == 100
     with open(dng, "rb") as f:
@@ -99,7 +99,7 @@ def test_to_raw_writes_a_dng_that_other_readers_open_upright_with_the_exif(tmp_p
         pytest.skip("dcraw_emu (libraw-bin) is not installed")
     subprocess.run(["dcraw_emu", "-w", "-T", str(dng)], check=True, capture_output=True)
     rendered = tifffile.imread(str(dng) + ".tiff")
-    assert rendered.shape[:2] == tuple(to_upright_shape(stored.shape[-2:], photo.orientation))
+    assert rendered.shape[:2] == tuple(to_upright_shape(stored.size_hw, stored.meta.orientation))
 
 
 def to_upright_shape(hw, orientation: int):

@@ -180,7 +180,7 @@ def test_simulate_writes_a_camera_folder_that_reads_back_exactly(tmp_path):
             raw = read_raw(tmp_path / f"{stem}.DNG")
             jpeg_meta = read_image_metadata(tmp_path / f"{stem}.JPG")
         clean, scene, meta, record = read_capture_truth(tmp_path, stem)
-        m = raw.metadata
+        m = raw.meta
         assert (m.cfa_pattern, m.white_level) == (profile.cfa_pattern, profile.white_level)
         assert m.black_level_per_site == tuple(float(b) for b in profile.black_level_per_site)
         assert (m.make, m.model) == (profile.make, profile.model)

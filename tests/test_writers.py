@@ -58,7 +58,7 @@ def test_png16_round_trip(tmp_path: Path, image: np.ndarray) -> None:
     assert info["bitdepth"] == 16 and info["planes"] == 3
     data = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, 3)
     np.testing.assert_array_equal(data, _expected(image, 16))
-    back, _ = read_image(path)  # the project's reader sees all 16 bits
+    back = read_image(path).pixels  # the project's reader sees all 16 bits
     assert back.shape == (1, 3, 17, 23)
     np.testing.assert_allclose(back[0].permute(1, 2, 0).numpy(), np.clip(image, 0, 1), atol=0.5 / 65535 + 1e-7)
 

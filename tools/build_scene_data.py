@@ -42,8 +42,7 @@ def main(shared: Path) -> None:
     (OUT / "hdr").mkdir(parents=True, exist_ok=True)
     (OUT / "photos").mkdir(parents=True, exist_ok=True)
     for src, dst in HDR.items():
-        img = np.maximum(read_hdr_image(shared / src), 0.0)
-        t = torch.from_numpy(img.transpose(2, 0, 1))[None]
+        t = read_hdr_image(shared / src).pixels.clamp(min=0.0)
         factor = max(t.shape[-2:]) / MAX_SIDE
         if factor > 1:
             t = torch.nn.functional.interpolate(t, scale_factor=1 / factor, mode="area")

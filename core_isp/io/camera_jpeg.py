@@ -33,8 +33,8 @@ from torch.nn.functional import max_pool2d
 
 from core_isp.canonical.develop import CanonicalParams, develop
 from core_isp.errors import BadInputError
+from core_isp.image import CameraImage
 from core_isp.io.image_reader import read_image
-from core_isp.io.raw_reader import RawImage
 from core_isp.orientation import to_sensor
 from core_isp.tensor_checks import check_shape
 
@@ -49,7 +49,7 @@ MIN_REGISTRATION_SCORE = 0.5
 
 #: Pairs whose tile shifts depart from one scale + offset by more than this RMS (JPEG pixels) beyond
 #: the tiles' own noise are rejected: the camera corrected lens distortion or the JPEG was edited, so no
-#: pixel pairing holds. The D30 pair gives 0.02; a barrel distortion moving its corners by 4 px gives 0.27,
+#: pixel pairing holds. The D30 pair gives 0.02; a barrel distortion moving its corners by 4 px gives 0.26,
 #: by 6 px 0.38; exactly aligned simulated pairs up to ISO 12800 stay under 0.14.
 MAX_TILE_RESIDUAL_PX = 0.2
 
@@ -64,18 +64,21 @@ _COARSE_LONG_SIDE = 320
 _TILE_PX = 256
 _MIN_TILE_PX = 32
 _TILES_ACROSS = 4
-_MAX_TILES_PER_SIDE = 12
+_MAX_TILES_PER_SIDE = 8
 # Below this many usable tiles the fit of three numbers has no noise estimate worth the name.
 _MIN_TILES = 4
 # Cross-correlation upsampling of the two refinement passes: the first only removes the coarse error
 # (a few tenths of a pixel); the second resolves 1/20 px per tile, and the fit averages the tiles.
 _REFINE_UPSAMPLES = (5, 20)
+# Upsampling for a tile's quarters, whose shifts only give its noise (they scatter by 0.05 px and more).
+_QUARTER_UPSAMPLE = 10
 # Below this the tiles are too small for a shift estimate.
 _MIN_SIDE_PX = 64
 # Band-pass (Gaussian sigmas, pixels) of the luminance whose shifts are measured.
 _BAND_SIGMAS_PX = (1.0, 4.0)
-# Quantiles matched between the two luminances (see _comparable).
+# Quantiles matched between the two luminances (see _comparable), taken from at most this many pixels.
 _TONE_LEVELS = 256
+_TONE_SAMPLES = 100_000
 # Blur (pixels) before the gradients of the registration score.
 _SCORE_SIGMA_PX = 1.0
 # Clipped highlights: RAW sites at this share of the clip level, JPEG pixels whose luminance is at
@@ -153,7 +156,7 @@ def find_camera_jpeg(raw_path: str | Path, min_fraction: float = MIN_JPEG_FRACTI
     reasons = []
     for path in sorted(p for p in raw_path.parent.iterdir() if _is_sidecar(p, raw_path)):
         try:
-            image = read_image(path, to="sensor")[0]
+            image = read_image(path, to="sensor").pixels
         except BadInputError as e:
             reasons.append(str(e))
             continue
@@ -273,7 +276,7 @@ def warp_jpeg_to_raw(jpeg: torch.Tensor, registration: Registration) -> torch.Te
 
 
 def register_camera_jpeg(
-    raw: RawImage,
+    raw: CameraImage,
     jpeg: torch.Tensor,
     orientations: tuple[int, ...] = ALL_ORIENTATIONS,
     min_score: float = MIN_REGISTRATION_SCORE,
@@ -305,11 +308,15 @@ def register_camera_jpeg(
     reduction = max(1, max(raw_plane.shape[-2:]) // (2 * _COARSE_LONG_SIDE))
     reduced_hw = (math.ceil(raw_plane.shape[-2] / reduction), math.ceil(raw_plane.shape[-1] / reduction))
     reduced_raw = resample(raw_plane, 1.0 / reduction, (0.0, 0.0), reduced_hw)
+    # The JPEG is shrunk once, for all orientations.
+    stored_hw = (jpeg_plane.shape[-2], jpeg_plane.shape[-1])
+    factor, origin, size = _coarse_grid(stored_hw)
+    small_jpeg = resample(jpeg_plane, 1.0 / factor, origin, size)
     # Each guess -> (coarse score, offset, orientation, scale); the best is refined.
     guesses = [
-        (*_coarse(reduced_raw, reduction, to_sensor(jpeg_plane, o), scale, offset), o, scale)
-        for o in dict.fromkeys(orientations)
-        for scale, offset in _size_hypotheses(raw, to_sensor(jpeg_plane, o).shape[-2:])
+        (*_coarse(reduced_raw, reduction, to_sensor(small_jpeg, o), hw, scale, offset), o, scale)
+        for o, hw in ((o, _oriented_hw(stored_hw, o)) for o in dict.fromkeys(orientations))
+        for scale, offset in _size_hypotheses(raw, hw)
     ]
     if not guesses:
         raise BadInputError("no orientation to try: orientations is empty")
@@ -338,16 +345,16 @@ def register_camera_jpeg(
     return best
 
 
-def _raw_luma(raw: RawImage) -> torch.Tensor:
+def _raw_luma(raw: CameraImage) -> torch.Tensor:
     """The canonical development's luminance, ``(1, 1, H, W)``: close enough to any camera rendering
     for structure to correlate, whatever its tone curve."""
-    params = CanonicalParams.from_metadata([raw.metadata])
+    params = CanonicalParams.from_metadata([raw.meta])
     return rgb_to_grayscale(develop(raw.tensor(), params))
 
 
-def _raw_usable(raw: RawImage) -> torch.Tensor:
+def _raw_usable(raw: CameraImage) -> torch.Tensor:
     """``(1, 1, H, W)``: 0 near a site at the sensor's clip level, else 1."""
-    return _away_from(raw.tensor() >= _RAW_CLIPPED * raw.metadata.clip_level)
+    return _away_from(raw.tensor() >= _RAW_CLIPPED * raw.meta.clip_level)
 
 
 def _away_from(clipped: torch.Tensor) -> torch.Tensor:
@@ -357,30 +364,55 @@ def _away_from(clipped: torch.Tensor) -> torch.Tensor:
     the other, so the two outlines need not coincide; the margin keeps the band-pass's reach of them out.
     """
     r = _CLIP_MARGIN_PX
-    return 1.0 - max_pool2d(clipped.float(), 2 * r + 1, 1, r)
+    # The square's maximum as a row maximum of column maxima: the same, and far cheaper on a large image.
+    near = max_pool2d(max_pool2d(clipped.float(), (2 * r + 1, 1), 1, (r, 0)), (1, 2 * r + 1), 1, (0, r))
+    return 1.0 - near
 
 
-def _size_hypotheses(raw: RawImage, jpeg_hw: tuple[int, int]) -> list[tuple[float, tuple[float, float]]]:
+def _size_hypotheses(raw: CameraImage, jpeg_hw: tuple[int, int]) -> list[tuple[float, tuple[float, float]]]:
     """(scale, offset) guesses: the JPEG shows the camera crop (else the mosaic), centred; when the
     aspect ratios differ, it is cropped along one axis, so each axis's scale is a guess."""
-    top, left, h, w = raw.metadata.default_crop_tlhw or (0, 0, *raw.mosaic.shape)
+    top, left, h, w = raw.meta.default_crop_tlhw or (0, 0, *raw.size_hw)
     scales = {jpeg_hw[0] / h, jpeg_hw[1] / w}
     if max(scales) / min(scales) < 1.01:
         scales = {math.sqrt(jpeg_hw[0] * jpeg_hw[1] / (h * w))}
     return [(s, (top + (h - jpeg_hw[0] / s) / 2, left + (w - jpeg_hw[1] / s) / 2)) for s in sorted(scales)]
 
 
+def _coarse_grid(jpeg_hw: tuple[int, int]) -> tuple[float, tuple[float, float], tuple[int, int]]:
+    """(factor, offset, size) of the coarse search's grid over an image of ``jpeg_hw``: pixels ``factor``
+    times larger, at most :data:`_COARSE_LONG_SIDE` along the long side, centred on the image (its edges
+    overhang or fall short by under half a pixel), so that turning the small image is the same as
+    shrinking the turned one."""
+    factor = max(1.0, max(jpeg_hw) / _COARSE_LONG_SIDE)
+    size = (round(jpeg_hw[0] / factor), round(jpeg_hw[1] / factor))
+    return factor, ((jpeg_hw[0] - size[0] * factor) / 2, (jpeg_hw[1] - size[1] * factor) / 2), size
+
+
+def _oriented_hw(size_hw: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """The size of ``to_sensor(image, orientation)`` for an image of ``size_hw``: codes 5-8 swap the axes."""
+    return (size_hw[1], size_hw[0]) if orientation >= 5 else (size_hw[0], size_hw[1])
+
+
 def _coarse(
-    reduced_raw: torch.Tensor, reduction: int, jpeg_plane: torch.Tensor, scale: float, offset: tuple[float, float]
+    reduced_raw: torch.Tensor,
+    reduction: int,
+    small_jpeg: torch.Tensor,
+    jpeg_hw: tuple[int, int],
+    scale: float,
+    offset: tuple[float, float],
 ) -> tuple[float, tuple[float, float]]:
-    """(score, offset) by cross-correlation at a reduced size, from a (scale, offset) guess;
-    ``reduced_raw`` is the RAW's plane (luminance, usable) area-reduced by ``reduction``."""
-    factor = max(1.0, max(jpeg_plane.shape[-2:]) / _COARSE_LONG_SIDE)
-    size = (round(jpeg_plane.shape[-2] / factor), round(jpeg_plane.shape[-1] / factor))
-    small_jpeg = resample(jpeg_plane, 1.0 / factor, (0.0, 0.0), size)
+    """(score, offset) by cross-correlation at a reduced size, from a (scale, offset) guess.
+
+    ``reduced_raw`` is the RAW's plane (luminance, usable) area-reduced by ``reduction``; ``small_jpeg``
+    the plane of the oriented JPEG, of ``jpeg_hw``, on its :func:`_coarse_grid`.
+    """
+    factor, origin, size = _coarse_grid(jpeg_hw)
 
     def small_raw(offset: tuple[float, float]) -> torch.Tensor:
-        return resample(reduced_raw, scale * reduction / factor, (offset[0] / reduction, offset[1] / reduction), size)
+        # Small pixel q lies at origin + factor * q on the JPEG, so at offset + that / scale on the RAW.
+        start = ((offset[0] + origin[0] / scale) / reduction, (offset[1] + origin[1] / scale) / reduction)
+        return resample(reduced_raw, scale * reduction / factor, start, size)
 
     shift = _correlation_shift(*_structure(small_jpeg, small_raw(offset)), upsample=10)
     offset = (offset[0] - shift[0] * factor / scale, offset[1] - shift[1] * factor / scale)
@@ -461,7 +493,8 @@ def _comparable(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarra
     luma_a, luma_b = a[0, 0].numpy(), b[0, 0].numpy()
     if usable.any():
         levels = np.linspace(0.0, 1.0, _TONE_LEVELS)
-        luma_b = np.interp(luma_b, np.quantile(luma_b[usable], levels), np.quantile(luma_a[usable], levels))
+        sample = np.flatnonzero(usable)[:: max(1, int(usable.sum()) // _TONE_SAMPLES)]
+        luma_b = np.interp(luma_b, np.quantile(luma_b.flat[sample], levels), np.quantile(luma_a.flat[sample], levels))
     return luma_a, luma_b, usable
 
 
@@ -521,15 +554,17 @@ def _shift_and_variance(
     it: the four quarters' shifts, each measured alone, are combined into their twist
     ``(q00 - q01 - q10 + q11) / 4``, which has the variance of the mean of the four (about that of the
     whole tile's shift) and which a shift field linear across the tile (a scale, the local stretch of a
-    lens distortion) leaves at zero, so real departures are not taken for noise. It is never taken below
-    the correlation's resolution.
+    lens distortion) leaves at zero, so real departures are not taken for noise. The quarters need less
+    resolution than the shift (at most :data:`_QUARTER_UPSAMPLE`), and the variance is never taken below
+    the shift's resolution.
     """
     h, w = (n // 2 for n in reference.shape)
     quarters = [np.s_[:h, :w], np.s_[:h, w:], np.s_[h:, :w], np.s_[h:, w:]]
     if any(usable[q].mean() < _MIN_USABLE_SHARE for q in quarters):
         return None
+    quarter_upsample = min(upsample, _QUARTER_UPSAMPLE)
     q00, q01, q10, q11 = (
-        np.asarray(_correlation_shift(reference[q], moving[q], usable[q], upsample)) for q in quarters
+        np.asarray(_correlation_shift(reference[q], moving[q], usable[q], quarter_upsample)) for q in quarters
     )
     twist = (q00 - q01 - q10 + q11) / 4.0
     variance = max(float(np.mean(twist**2)), 1.0 / (12.0 * upsample**2))

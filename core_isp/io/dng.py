@@ -220,7 +220,7 @@ def write_dng(
 
     Args:
         path: target file (written atomically, see :func:`core_isp.io.writers.atomic_write`).
-        mosaic: normalised mosaic ``(H, W)`` as :func:`core_isp.io.read_raw` returns it, or a
+        mosaic: normalised mosaic ``(H, W)`` as the ``mosaic`` of :func:`core_isp.io.read_raw`, or a
             ``(1, 1, H, W)`` tensor; 0 is black and 1 the white level, in sensor orientation.
             (LibRaw opens no image under 22 pixels a side.)
         metadata: the shot; ``cfa_pattern`` is required, and ``image_size_hw`` and

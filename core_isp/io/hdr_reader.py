@@ -10,19 +10,28 @@ from pathlib import Path
 
 import numpy as np
 import OpenEXR
+import torch
 
 from core_isp.errors import BadInputError
+from core_isp.image import CameraImage
+from core_isp.metadata import CameraMetadata
 
 
-def read_hdr_image(path: str | Path) -> np.ndarray:
-    """Read a linear HDR image as ``(H, W, 3)`` float32 (alpha dropped)."""
+def read_hdr_image(path: str | Path) -> CameraImage:
+    """Read a linear HDR image as a ``linear_srgb`` image of one, pixels ``(1, 3, H, W)`` float32 (alpha dropped).
+
+    These formats record no camera, so the metadata holds the image size only.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".exr":
-        return _read_exr(path)
-    if suffix in (".hdr", ".rgbe", ".pic"):
-        return _read_rgbe(path)
-    raise BadInputError(f"{path.name}: not an HDR image (.exr or .hdr)")
+        hwc = _read_exr(path)
+    elif suffix in (".hdr", ".rgbe", ".pic"):
+        hwc = _read_rgbe(path)
+    else:
+        raise BadInputError(f"{path.name}: not an HDR image (.exr or .hdr)")
+    pixels = torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))[None]
+    return CameraImage(pixels, (CameraMetadata(image_size_hw=hwc.shape[:2]),), "linear_srgb")
 
 
 def _read_exr(path: Path) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Rendered photos (JPEG, PNG, TIFF) -> float tensor in [0, 1] + :class:`CameraMetadata` from EXIF.
+"""Rendered photos (JPEG, PNG, TIFF) -> ``srgb`` :class:`CameraImage` in [0, 1] with :class:`CameraMetadata` from EXIF.
 
 ``to="sensor"`` returns the pixels as stored (cameras store sensor-orientation pixels and an EXIF
 Orientation tag); ``to="display"`` applies the tag so the image is upright.
@@ -17,6 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from core_isp.errors import BadInputError, MetadataWarning
+from core_isp.image import CameraImage
 from core_isp.io.exif import Reading, read_exif
 from core_isp.metadata import CameraMetadata, plausible, source_field
 from core_isp.orientation import to_display
@@ -121,8 +122,8 @@ def _to_rgb_float(arr: np.ndarray, path: Path, mode: str) -> np.ndarray:
     return f
 
 
-def read_image(path: str | Path, to: Orientation = "sensor") -> tuple[torch.Tensor, CameraMetadata]:
-    """Read a rendered sRGB photo: ``(1, 3, H, W)`` float32 in [0, 1] and its metadata."""
+def read_image(path: str | Path, to: Orientation = "sensor") -> CameraImage:
+    """Read a rendered sRGB photo: pixels ``(1, 3, H, W)`` float32 in [0, 1] with its metadata."""
     if to not in ("sensor", "display"):
         raise ValueError(f"to must be 'sensor' or 'display', got {to!r}")
     path = Path(path)
@@ -132,4 +133,4 @@ def read_image(path: str | Path, to: Orientation = "sensor") -> tuple[torch.Tens
     meta = read_image_metadata(path)
     if to == "display":
         pixels = to_display(pixels, meta.orientation)
-    return pixels.contiguous(), meta.replace(image_size_hw=tuple(pixels.shape[-2:]))
+    return CameraImage(pixels.contiguous(), (meta.replace(image_size_hw=tuple(pixels.shape[-2:])),), "srgb")

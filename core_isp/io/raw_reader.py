@@ -1,4 +1,4 @@
-"""RAW file -> normalised Bayer mosaic in sensor orientation + :class:`CameraMetadata`.
+"""RAW file -> :class:`CameraImage` of its normalised Bayer mosaic in sensor orientation and :class:`CameraMetadata`.
 
 LibRaw (rawpy) decodes the pixels and the sensor layout; the shot parameters come from
 :mod:`core_isp.io.exif` (exifread, Canon CIFF records) with LibRaw as the last resort.
@@ -11,7 +11,6 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from core_isp.colour import (
     wb_gains_from_neutral,
 )
 from core_isp.errors import BadInputError, MetadataWarning
+from core_isp.image import CameraImage
 from core_isp.io.exif import ExifRecord, Reading, read_exif
 from core_isp.metadata import CameraMetadata, plausible, source_field
 from core_isp.orientation import libraw_flip_to_orientation
@@ -38,19 +38,6 @@ _DOMINANT_VALUE_SHARE = 0.5
 _MIN_FILE_BITS_PER_SITE = 1.0
 #: The saturation pile-up must hold at least this share of sites within 2 % below the data maximum.
 _PILEUP_SHARE = 1e-4
-
-
-@dataclass(frozen=True)
-class RawImage:
-    """A decoded RAW: ``mosaic`` ``(H, W)`` float32, black-subtracted per site and divided by
-    ``white - black`` (not clipped: values below 0 are kept), in sensor orientation."""
-
-    mosaic: np.ndarray
-    metadata: CameraMetadata
-
-    def tensor(self, device: torch.device | str | None = None) -> torch.Tensor:
-        """The mosaic as a ``(1, 1, H, W)`` tensor."""
-        return torch.from_numpy(self.mosaic)[None, None].to(device)
 
 
 @contextlib.contextmanager
@@ -252,8 +239,12 @@ def _normalise(visible: np.ndarray, raw: rawpy.RawPy) -> np.ndarray:
     return dn_to_normalised(dn, [levels])[0, 0].numpy()
 
 
-def read_raw(path: str | Path) -> RawImage:
-    """Decode a Bayer RAW file; :class:`BadInputError` for anything that is not one with pixels."""
+def read_raw(path: str | Path) -> CameraImage:
+    """Decode a Bayer RAW file into a ``raw`` image of one: the mosaic float32, black-subtracted per site and
+    divided by ``white - black`` (not clipped: values below 0 are kept), in sensor orientation.
+
+    :class:`BadInputError` for anything that is not a Bayer RAW with pixels.
+    """
     path = Path(path)
     exif = read_exif(path)
     with _open(path) as raw:
@@ -262,7 +253,7 @@ def read_raw(path: str | Path) -> RawImage:
         _check_pixels(visible, path)
         mosaic = _normalise(visible, raw)
         meta = _metadata(raw, path, exif, cfa, mosaic, visible)
-    return RawImage(mosaic=mosaic, metadata=meta)
+    return CameraImage.raw(mosaic, meta)
 
 
 def read_raw_metadata(path: str | Path) -> CameraMetadata:

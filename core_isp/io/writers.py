@@ -1,9 +1,9 @@
 """Image writers (PNG, JPEG, 16-bit TIFF, OpenEXR) and the atomic-write helper every writer uses.
 
 Image convention: a **torch tensor is channels-first** ``(3, H, W)`` or ``(1, 3, H, W)`` (what
-:func:`develop` and :func:`read_image` return) and a **numpy array is channels-last** ``(H, W, 3)``
-(what imageio and Pillow use); the container type alone decides, so a 3-pixel-wide image is never
-ambiguous. Values are floats in [0, 1] (linear or gamma-encoded: the writers do not convert).
+:func:`develop` returns and :func:`read_image`'s pixels hold) and a **numpy array is channels-last**
+``(H, W, 3)`` (what imageio and Pillow use); the container type alone decides, so a 3-pixel-wide image
+is never ambiguous. Values are floats in [0, 1] (linear or gamma-encoded: the writers do not convert).
 Integer formats clip to [0, 1] and round to the nearest code value; OpenEXR stores float32 as
 given, unclipped (HDR data).
 

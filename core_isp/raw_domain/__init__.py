@@ -1,8 +1,8 @@
 """RAW-domain operations: what apps do to a normalised Bayer mosaic between an inverse and a forward ISP.
 
 Each op takes ``(raw, meta, ...)`` and returns ``(raw, meta)``: ``raw`` a normalised mosaic
-``(B, 1, H, W)`` (0 = black, 1 = white level, as :func:`core_isp.io.read_raw` returns; values above 1
-are allowed until :func:`clip_to_white`) and ``meta`` a list of :class:`~core_isp.metadata.CameraMetadata`,
+``(B, 1, H, W)`` (0 = black, 1 = white level, like the pixels :func:`core_isp.io.read_raw` returns; values
+above 1 are allowed until :func:`clip_to_white`) and ``meta`` a list of :class:`~core_isp.metadata.CameraMetadata`,
 one per sample, describing the result. Per-sample parameters may be one value, a sequence of B
 values or a ``(B,)`` tensor.
 """

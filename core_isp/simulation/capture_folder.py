@@ -104,5 +104,5 @@ def read_capture_truth(folder: Path, stem: str) -> tuple[torch.Tensor, torch.Ten
 
     record = json.loads((folder / f"{stem}.json").read_text())
     clean = torch.from_numpy(tifffile.imread(folder / f"{stem}.clean.tiff"))[None, None]
-    scene = torch.from_numpy(read_hdr_image(folder / f"{stem}.scene.exr")).permute(2, 0, 1)[None]
+    scene = read_hdr_image(folder / f"{stem}.scene.exr").pixels
     return clean, scene, CameraMetadata.from_dict(record["metadata"]), record

@@ -184,16 +184,14 @@ def load_source_image(source: SceneSource, root: Path | None = None) -> np.ndarr
     if not path.is_file():
         raise BadInputError(f"{source.source_id}: scene file {path} is missing")
     if source.kind == "hdr":
-        hwc = np.maximum(read_hdr_image(path), 0.0)
+        chw = np.maximum(read_hdr_image(path).pixels[0].numpy(), 0.0)
     elif source.kind == "photo":
         from core_isp.io.image_reader import read_image
 
-        srgb, _ = read_image(path)
         # Display-referred pixels brought back to linear by inverting the sRGB encoding.
-        return srgb_decode(srgb)[0].numpy()
+        return srgb_decode(read_image(path).pixels)[0].numpy()
     else:
         raise BadInputError(f"{source.source_id}: unknown scene kind {source.kind!r}")
-    chw = np.ascontiguousarray(hwc.transpose(2, 0, 1))
     if source.equirect:
         h = chw.shape[1]
         chw = chw[:, int(0.2 * h) : int(0.8 * h)]

@@ -32,8 +32,13 @@ from core_isp.io.writers import atomic_write
 from core_isp.metrics import psnr
 from core_isp.models.paramisp import DIRECTIONS, ParamISP
 from core_isp.training.data import PreparedCache, Sample
-from core_isp.training.trainer import BORDER, TRAINABLE, Trainer, TrainSettings
+from core_isp.training.trainer import BORDER, Trainer, TrainSettings
 
+#: Learning rate per adapt mode. AdamW's first steps move every trained parameter by about the rate whatever its
+#: gradient, so the more parameters a mode trains, the smaller the rate its few steps tolerate: at the pre-training
+#: rate (5e-4) a whole-network fine-tune first loses several dB and needs most of a CPU budget to recover
+#: (``benchmarks/RESULTS.md``, "Per-camera adaptation").
+ADAPT_LR = {"all": 1e-4, "global": 2e-4, "paramnet": 5e-4}
 #: What the start and the fine-tune are compared on, per direction and run (written beside the Trainer's files).
 SCORES_FILE = "full_frame_scores.json"
 REPORT_FILE = "report.json"
@@ -46,11 +51,12 @@ class FinetuneSettings:
     #: Seconds of training per direction on the Trainer's compute clock (on the CPU, CPU time / threads: wall time
     #: on an otherwise idle machine); scoring the held-back frames comes on top.
     budget_s: float = 300.0
-    #: Parameter group trained: a :data:`~core_isp.training.trainer.TRAINABLE` name.
+    #: Parameter group trained: a :data:`~core_isp.training.trainer.TRAINABLE` group.
     adapt: str = "all"
     crop: int = 128
     batch_size: int = 8
-    lr: float = 5e-4
+    #: None: :data:`ADAPT_LR` of the mode.
+    lr: float | None = None
     #: Where training and scoring run; None: a GPU when there is one, else the CPU.
     device: str | None = None
     seed: int = 42
@@ -64,10 +70,15 @@ class FinetuneSettings:
     max_steps: int = 1_000_000
 
     def __post_init__(self) -> None:
-        if self.adapt not in TRAINABLE:
-            raise BadInputError(f"adapt must be one of {', '.join(TRAINABLE)}, got {self.adapt!r}")
+        if self.adapt not in ADAPT_LR:
+            raise BadInputError(f"adapt must be one of {', '.join(ADAPT_LR)}, got {self.adapt!r}")
         if self.budget_s <= 0:
             raise BadInputError(f"budget must be positive, got {self.budget_s} s")
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate used: ``lr``, or the mode's :data:`ADAPT_LR`."""
+        return ADAPT_LR[self.adapt] if self.lr is None else self.lr
 
 
 @dataclass(frozen=True)
@@ -178,7 +189,7 @@ def _train_settings(cache: Path, direction: str, start: Path, settings: Finetune
         embedding=config.embedding,
         batch_size=settings.batch_size,
         crop=settings.crop,
-        lr=settings.lr,
+        lr=settings.learning_rate,
         # A constant rate: the run's length is set by the clock, so a step-count schedule would mean nothing.
         lr_gamma=1.0,
         val_every=settings.save_every,

@@ -88,7 +88,7 @@ def prepare_one(raw_path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetadataWarning)
         raw = read_raw(raw_path)
-    meta = raw.metadata
+    meta = raw.meta
     jpeg = find_camera_jpeg(raw_path)
     reg = register_camera_jpeg(raw, jpeg.image)
     mosaic_t = raw.tensor()

@@ -61,7 +61,7 @@ def scan_folder(folder: Path) -> FolderScan:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetadataWarning)
         for p in raws:
-            metas.append(read_raw(p).metadata)
+            metas.append(read_raw(p).meta)
     bodies = Counter(((m.make or "?").strip(), (m.model or "?").strip()) for m in metas)
     if len(bodies) > 1:
         listed = "; ".join(f"{n} x {mk} {md}" for (mk, md), n in bodies.most_common())

@@ -80,7 +80,7 @@ def to_srgb_command(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", MetadataWarning)
                 raw = read_raw(path)
-            meta = raw.metadata.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
+            meta = raw.meta.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
                                           focal_length_mm=focal_length)  # fmt: skip
             isp = fixed or _isp_for(meta, device)
             srgb = isp.forward(raw.tensor(), [meta], options)[0]
@@ -134,19 +134,19 @@ def to_raw_command(
         def job(path: Path, target: Path) -> dict[str, object]:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", MetadataWarning)
-                srgb, photo = read_image(path, to="sensor")
+                photo = read_image(path, to="sensor")
             for w in caught:
                 log.info("%s: %s", path.name, str(w.message).removeprefix(f"{path.name}: "))
-            cam = resolve_camera(camera, photo)
+            cam = resolve_camera(camera, photo.meta)
             # The light is estimated from the exposure as recorded: "as if shot at ISO 1600" changes the shot's
             # noise and rendering, not the colour of the light.
-            white = photo_white_balance(cam, photo, wb)
-            shot = photo.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
-                                   focal_length_mm=focal_length)  # fmt: skip
+            white = photo_white_balance(cam, photo.meta, wb)
+            shot = photo.meta.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
+                                        focal_length_mm=focal_length)  # fmt: skip
             meta = cam.raw_metadata(shot, white.gains, white.source)
             isp = load_isp(cam, inverse_weights=weights, directions=("inverse",), device=device)
             unknown = meta.missing_optics()
-            raw = isp.inverse(srgb, [meta], options)
+            raw = isp.inverse(photo.pixels, [meta], options)
             description = (f"paramisp to-raw from {path.name}: sensor of camera {cam.name}, {isp.description}, "
                            f"{white.describe()}; unknown EXIF: {', '.join(unknown) or 'none'}")  # fmt: skip
             write_dng(target, raw[0, 0], meta.replace(image_size_hw=tuple(raw.shape[-2:])), overwrite=overwrite,

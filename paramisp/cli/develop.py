@@ -40,12 +40,12 @@ def develop_command(
 
         def job(path: Path, target: Path) -> dict[str, object]:
             raw = read_raw(path)
-            params = CanonicalParams.from_metadata([raw.metadata])
+            params = CanonicalParams.from_metadata([raw.meta])
             with torch.inference_mode():
                 srgb = develop(raw.tensor(), params, demosaic_method)[0]
-            write_image(target, to_display(srgb, raw.metadata.orientation), overwrite=overwrite)
+            write_image(target, to_display(srgb, raw.meta.orientation), overwrite=overwrite)
             log.info("%s -> %s", path, target)
-            return {"output": str(target), "metadata": raw.metadata.to_dict()}
+            return {"output": str(target), "metadata": raw.meta.to_dict()}
 
         run_file_command(
             raws, out, job, suffixes=RAW_SUFFIXES, output_suffix=suffix, overwrite=overwrite, json_out=json_out

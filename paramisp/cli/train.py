@@ -48,9 +48,10 @@ def train_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="run folder (checkpoints, state, log.csv)")],
     stage: Annotated[str, typer.Option("--stage", help="pretrain, finetune or joint")] = "pretrain",
     direction: Annotated[str, typer.Option("--direction", help="forward or inverse (not for joint)")] = "forward",
-    data: Annotated[str, typer.Option("--data", help="sim:<profile>[,<profile>...] or a prepared cache")] = (
-        "sim:nikon-d7000,nikon-d90,nikon-d40,sony-a7r3,samsung-s7"
-    ),
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="sim:<profile>[,...] or a prepared cache (pretrain default: the tuning cameras)"),
+    ] = None,
     steps: Annotated[int, typer.Option("--steps", help="iteration budget")] = 1000,
     config: Annotated[str, typer.Option("--config", help="small or base")] = "small",
     embedding: Annotated[str, typer.Option("--embedding", help="full, colour (ablation) or none (ablation)")] = "full",
@@ -69,9 +70,15 @@ def train_command(
     verbose: VerboseOption = False,
 ) -> None:
     """Train ParamISP (one stage). Multi-GPU / multi-node: launch with ``torchrun ... -m paramisp train``."""
+    from core_isp.simulation.profiles import TUNING_PROFILES
     from core_isp.training.trainer import Trainer, TrainSettings
 
     with command_context(verbose):
+        if data is None:
+            # Fine-tuning on the simulated cameras by default would quietly train on someone else's camera.
+            if stage != "pretrain":
+                raise BadInputError(f"--stage {stage} needs --data: your camera's prepared cache (or sim:<profile>)")
+            data = "sim:" + ",".join(TUNING_PROFILES)
         settings = TrainSettings(
             stage=stage, direction=direction, data=data, steps=steps, config=config, embedding=embedding,
             batch_size=batch_size,

@@ -45,6 +45,8 @@ BOOTSTRAP = 10000
 
 def cli(*args: object, home: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     env = {**os.environ, "PARAMISP_HOME": str(home)}
+    if "-o" in args:  # a single-file output goes into a folder that must exist
+        Path(args[args.index("-o") + 1]).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "paramisp", *map(str, args)], capture_output=True, text=True, env=env)
     if res.returncode != 0:

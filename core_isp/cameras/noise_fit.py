@@ -3,7 +3,7 @@
 Per RAW: in each colour plane of the mosaic, the second difference along rows ``x[j-1] - 2 x[j] + x[j+1]``
 cancels any locally linear signal and leaves ``6 sigma^2`` of white noise; over 8 x 8 blocks of a plane it gives
 (block mean, noise variance) pairs. Texture only adds variance, so within each band of signal level a low
-quantile of the blocks is taken (the smoothest blocks), divided by that quantile's ratio to the true variance for
+quantile (2 %) of the blocks is taken (the smoothest), divided by that quantile's ratio to the true variance for
 pure noise (computed once from simulated white noise through the same statistic), and
 ``variance = read + shot * mean`` is fitted to the bands by least squares, per ISO. Across ISOs the shot
 coefficient is proportional to ISO and the read variance follows Brooks et al.'s log-linear relation with a
@@ -30,7 +30,7 @@ _BLOCK = 8
 _BANDS = 16
 _MIN_BLOCKS_PER_BAND = 20
 #: Quantile of block variances taken as the noise in a band.
-_QUANTILE = 0.1
+_QUANTILE = 0.02
 #: Bound on the fitted read-noise offset (natural log; e^4 ~ 55x Brooks et al.'s fit either way).
 _MAX_OFFSET = 4.0
 

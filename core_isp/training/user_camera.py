@@ -25,7 +25,7 @@ import rawpy
 
 from core_isp.cameras import Camera, CameraColour, CameraStore, NoiseModel, SensorLayout, shipped_cameras
 from core_isp.cameras.noise_fit import fit_noise_model
-from core_isp.colour import xy_to_cct
+from core_isp.colour import xy_to_cct, xyz_to_cam_from_ccm
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.io.metadata_reader import RAW_SUFFIXES
 from core_isp.io.raw_reader import read_raw
@@ -89,7 +89,11 @@ def colour_from_raws(raws: list[Path], metas: list[CameraMetadata]) -> tuple[Cam
         with rawpy.imread(str(path)) as raw:
             m = np.asarray(raw.rgb_xyz_matrix[:3], dtype=np.float64)
         if not np.any(m):
-            continue
+            if meta.ccm_wb_cam_to_srgb is None or meta.wb_gains is None:
+                continue
+            # LibRaw keeps no matrix for a body it does not know; the shot's own colour metadata gives one valid
+            # for that shot's light (the DNG writer's construction, read back to the same colour matrix).
+            m = xyz_to_cam_from_ccm(np.asarray(meta.ccm_wb_cam_to_srgb), meta.wb_gains)
         matrices.append(m)
         neutral = 1.0 / np.asarray(meta.wb_gains if meta.wb_gains else (1.0, 1.0, 1.0))
         xyz = np.linalg.solve(m, neutral)

@@ -391,3 +391,27 @@ def test_dcraw_emu_rendering_matches_develop(
     # where dcraw clips before demosaicing and develop() after.
     de = _mean_ciede2000(_dcraw_render(dcraw, path, meta, quality=0), ours("bilinear"))
     assert de <= 0.5, f"mean CIEDE2000 with bilinear demosaicing on both sides {de:.2f}"
+
+
+def _dark_mosaic(seed: int = 0) -> np.ndarray:
+    """A night shot with black level 0: two thirds of the sites read exactly 0, the rest faint noise."""
+    rng = np.random.default_rng(seed)
+    mosaic = rng.exponential(0.002, (64, 96)) * (rng.random((64, 96)) > 0.67)
+    return np.round(mosaic * 4095) / 4095
+
+
+def test_a_dark_shot_with_black_level_zero_is_read(tmp_path: Path) -> None:
+    mosaic = _dark_mosaic()
+    meta = CameraMetadata(cfa_pattern="GBRG", black_level_per_site=(0.0,) * 4, white_level=4095.0)
+    path = write_dng(tmp_path / "night.dng", mosaic, meta)
+    assert np.mean(mosaic == 0) > 0.6
+    np.testing.assert_allclose(read_raw(path).mosaic, mosaic, atol=1e-6)
+
+
+def test_a_mosaic_cut_off_part_way_is_refused(tmp_path: Path) -> None:
+    mosaic = np.clip(_dark_mosaic() * 50 + 0.1, 0, 1)
+    mosaic[24:] = 0.0  # what LibRaw leaves where a truncated file's rows are missing
+    meta = CameraMetadata(cfa_pattern="RGGB", black_level_per_site=(0.0,) * 4, white_level=4095.0)
+    path = write_dng(tmp_path / "cut.dng", mosaic, meta)
+    with pytest.raises(BadInputError, match="last 40 of 64 rows"):
+        read_raw(path)

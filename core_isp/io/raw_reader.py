@@ -31,8 +31,10 @@ from core_isp.metadata import CameraMetadata, plausible, source_field
 from core_isp.orientation import libraw_flip_to_orientation
 from core_isp.raw_domain.levels import dn_to_normalised
 
-#: A decoded mosaic where one value covers more than this share of the sites has no real image.
-_DOMINANT_VALUE_SHARE = 0.5
+#: A decoded mosaic whose trailing rows, this share of them or more, hold one value throughout was cut off
+#: (LibRaw fills what it could not decode with one value). A dark shot also piles sites on one value (its
+#: black level, often 0) but scattered over the frame, with noise in every row.
+_CONSTANT_TAIL_SHARE = 0.5
 #: Real RAW codecs, lossy ones included, need well over 1 bit per site; a file with less is truncated
 #: (LibRaw then leaves the missing rows uninitialised, so their content cannot be judged).
 _MIN_FILE_BITS_PER_SITE = 1.0
@@ -104,14 +106,18 @@ def _check_pixels(visible: np.ndarray, path: Path) -> None:
             f"{path.name}: no usable pixel data (the file has {bits_per_site:.2f} bits per sensor site: "
             "truncated or its image data stripped)"
         )
-    values, counts = np.unique(
-        visible[:: max(1, visible.shape[0] // 512), :: max(1, visible.shape[1] // 512)], return_counts=True
-    )
-    share = counts.max() / counts.sum()
-    if values.size <= 1 or share > _DOMINANT_VALUE_SHARE:
+    if visible.min() == visible.max():
         raise BadInputError(
-            f"{path.name}: no usable pixel data ({share:.0%} of the sites hold the value {values[counts.argmax()]}; "
+            f"{path.name}: no usable pixel data (every site holds {visible.flat[0]}; "
             "the file is truncated or its image data stripped)"
+        )
+    fill = visible[-1, 0]
+    varying_rows = np.flatnonzero((visible != fill).any(axis=1))
+    tail = visible.shape[0] - 1 - varying_rows[-1]
+    if tail >= _CONSTANT_TAIL_SHARE * visible.shape[0]:
+        raise BadInputError(
+            f"{path.name}: no usable pixel data (the last {tail} of {visible.shape[0]} rows hold only the value "
+            f"{fill}; the file is truncated or its image data stripped)"
         )
 
 

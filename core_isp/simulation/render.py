@@ -119,6 +119,26 @@ def quantise_raw(signal: torch.Tensor, profile: CameraProfile) -> torch.Tensor:
     return dn_to_normalised(dn, levels).float()
 
 
+def draw_shot_conditions(
+    profile: CameraProfile,
+    rng: np.random.Generator,
+    focal_length_mm: float | None = None,
+    compensation_ev: float | None = None,
+    illuminant_cct_k: float | None = None,
+) -> tuple[float, float, float]:
+    """(focal length mm, exposure compensation EV, illuminant K) of a shot, drawing from ``rng``, in this order,
+    those left None: focal length log-uniform over the zoom range (whole mm), compensation uniform +-2 EV (third
+    stops), the illuminant 2500-8000 K uniform in mired. Shared so every simulated capture draws them alike."""
+    if focal_length_mm is None:
+        lo, hi = profile.focal_range_mm
+        focal_length_mm = round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    if compensation_ev is None:
+        compensation_ev = round(float(rng.uniform(-2.0, 2.0)) * 3) / 3
+    if illuminant_cct_k is None:
+        illuminant_cct_k = 1e6 / rng.uniform(1e6 / 8000.0, 1e6 / 2500.0)
+    return focal_length_mm, compensation_ev, illuminant_cct_k
+
+
 def render_shot(
     profile: CameraProfile,
     scene: Scene,
@@ -132,13 +152,9 @@ def render_shot(
     the zoom range), exposure compensation (uniform +-2 EV), the illuminant (2500-8000 K, uniform in
     mired) and then the program AE's (t, N, ISO)."""
     rng = np.random.default_rng(seed)
-    if focal_length_mm is None:
-        lo, hi = profile.focal_range_mm
-        focal_length_mm = round(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-    if compensation_ev is None:
-        compensation_ev = round(float(rng.uniform(-2.0, 2.0)) * 3) / 3
-    if illuminant_cct_k is None:
-        illuminant_cct_k = 1e6 / rng.uniform(1e6 / 8000.0, 1e6 / 2500.0)
+    focal_length_mm, compensation_ev, illuminant_cct_k = draw_shot_conditions(
+        profile, rng, focal_length_mm, compensation_ev, illuminant_cct_k
+    )
     if settings is None:
         settings = auto_settings(profile, scene, float(focal_length_mm), compensation_ev)
     wb, ccm = shot_colour(profile, illuminant_cct_k)

@@ -1,0 +1,221 @@
+"""One blurry/sharp pair from sharp frames, in the RAW domain between a camera's inverse and forward ISPs.
+
+The physics, step by step (each a :mod:`core_isp.raw_domain` op on the frames' mosaics):
+
+1. every frame -> the camera's RAW through the inverse ISP with the frame's own shot parameters;
+2. each frame brought to the blurry shot's exposure: a linear sensor's level is proportional to ``t * ISO / N^2``,
+   so frame ``i`` is scaled by ``(T ISO / N^2)_blurry / (t ISO / N^2)_i``;
+3. highlights: where a frame is clipped the inverse returns white, but the light was brighter. Such sites are
+   raised by up to a drawn gain ``g`` (:attr:`SynthSettings.highlight_gain`), fully in the interior of a blown
+   area and tapering over a few pixels to its edge (the saturation mask blurred per colour plane), so a moving
+   light source smears into a bright streak rather than a grey one;
+4. the frames are averaged (light adds up over the exposure), the sensor clips at its white level, the camera's
+   Poisson-Gaussian noise for the blurry shot's ISO is added and the signal quantised to the sensor's DN;
+5. the forward ISP renders it with the blurry shot's parameters.
+
+The sharp target is the centre frame through steps 1-3, clipped, without noise, rendered by the same forward ISP at
+the same parameters: the pair differs by the motion and the noise only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import kornia
+import numpy as np
+import torch
+
+from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults, relative_exposure
+from core_isp.cameras import Camera, photo_white_balance
+from core_isp.chain import to_raw, to_srgb
+from core_isp.errors import BadInputError
+from core_isp.image import CameraImage
+from core_isp.isp import ISP, InferenceOptions
+from core_isp.metadata import CameraMetadata
+from core_isp.raw_domain import (
+    add_sensor_noise,
+    average_frames,
+    clip_to_white,
+    dn_to_normalised,
+    normalised_to_dn,
+    pack_bayer,
+    saturation_mask,
+    scale_exposure,
+    unpack_bayer,
+    warp_planes,
+)
+from core_isp.simulation.shake import DEFAULT_SHAKE, ShakePath, ShakeRanges, sample_shake
+
+#: Sites at or above this normalised level in the inverse ISP's output count as clipped.
+CLIPPED_LEVEL = 0.995
+#: Taper of the highlight extension from a blown area's edge inwards, in colour-plane pixels (Gaussian sigma).
+HIGHLIGHT_TAPER_PLANE_PX = 2.0
+
+
+@dataclass(frozen=True)
+class SynthSettings:
+    """Everything that shapes a synthesised sample besides its frames, camera and seed."""
+
+    shot: BlurShotSpec = field(default_factory=BlurShotSpec)
+    #: Range the clipped-highlight gain is drawn from (uniform); ``(1, 1)`` leaves clipped areas at white.
+    highlight_gain: tuple[float, float] = (1.5, 4.0)
+    #: White balance for every frame of a sample (see :func:`core_isp.cameras.photo_white_balance`): one light.
+    white_balance: str | None = None
+    frame_defaults: FrameDefaults = field(default_factory=FrameDefaults)
+    #: Photos: sub-frames a shake path is sampled at, and the ranges the path is drawn from.
+    photo_subframes: int = 16
+    shake: ShakeRanges = DEFAULT_SHAKE
+
+    def to_dict(self) -> dict[str, object]:
+        return {"shot": self.shot.to_dict(), "highlight_gain": list(self.highlight_gain),
+                "white_balance": self.white_balance, "frame_defaults": self.frame_defaults.__dict__,
+                "photo_subframes": self.photo_subframes, "shake": self.shake.to_dict()}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BlurSample:
+    """A synthesised pair with its RAWs and what was drawn to make it."""
+
+    blurry: CameraImage  # srgb (1, 3, H, W), the blurry shot's metadata
+    sharp: CameraImage  # srgb (1, 3, H, W), the same metadata
+    blurry_raw: CameraImage  # raw (1, 1, H, W): noisy, clipped, quantised
+    sharp_raw: CameraImage  # raw (1, 1, H, W): noise-free, clipped
+    #: JSON-ready record: shot parameters, white balance, highlight gain, per-frame gains, shake path.
+    record: dict[str, object]
+
+
+def raw_frames(
+    frames: Sequence[CameraImage],
+    camera: Camera,
+    inverse: ISP,
+    settings: SynthSettings,
+    options: InferenceOptions | None = None,
+    frame_exposure_s: float | None = None,
+) -> tuple[CameraImage, dict[str, object]]:
+    """sRGB frames (each ``(1, 3, H, W)``, same size) -> their RAW ``(T, 1, H, W)`` through the inverse ISP.
+
+    Missing shot parameters are filled from ``settings.frame_defaults`` (``frame_exposure_s`` first, e.g. a
+    video's frame interval); one white balance, chosen on the centre frame, holds for all (one light).
+    """
+    if not frames:
+        raise BadInputError("no frames to synthesise from")
+    size = frames[0].size_hw
+    if any(f.size_hw != size for f in frames):
+        raise BadInputError(f"frames differ in size: {sorted({f.size_hw for f in frames})}")
+    if size[0] < 32 or size[1] < 32:
+        raise BadInputError(f"frames of {size[0]}x{size[1]} are too small (32x32 at least)")
+    metas = [settings.frame_defaults.fill(f.meta, frame_exposure_s) for f in frames]
+    white = photo_white_balance(camera, metas[len(metas) // 2], settings.white_balance)
+    records = [camera.raw_metadata(m, white.gains, white.source) for m in metas]
+    h, w = size[0] // 2 * 2, size[1] // 2 * 2  # whole Bayer cells
+    mosaics = [to_raw(f.with_pixels(f.pixels[..., :h, :w]), inverse, [r.replace(image_size_hw=(h, w))], options)
+               for f, r in zip(frames, records, strict=True)]  # fmt: skip
+    stacked = CameraImage(torch.cat([m.pixels for m in mosaics]), tuple(m.meta for m in mosaics), "raw")
+    return stacked, {"white_balance": white.describe(), "wb_gains": [round(g, 5) for g in white.gains]}
+
+
+def shake_photo(raw: CameraImage, path: ShakePath) -> CameraImage:
+    """One RAW ``(1, 1, H, W)`` moved along a shake path: ``(T, 1, H, W)``, each sub-frame the whole exposure's
+    light as if the camera held still at that instant (so their mean, not their sum, is the blurry shot)."""
+    count = len(path)
+    affines = path.affines(raw.size_hw).to(raw.pixels.dtype)
+    frames, _ = warp_planes(raw.pixels.expand(count, -1, -1, -1), [raw.meta] * count, affines,
+                            padding_mode="reflection")  # fmt: skip
+    return CameraImage(frames, (raw.meta,) * count, "raw")
+
+
+def extend_highlights(raw: torch.Tensor, meta: Sequence[CameraMetadata], gain: float) -> torch.Tensor:
+    """Raise clipped sites of mosaics ``(B, 1, H, W)`` towards ``gain`` x their level (see the module notes)."""
+    clipped = (raw >= CLIPPED_LEVEL).to(raw.dtype)
+    if gain == 1.0 or not bool(clipped.any()):
+        return raw
+    sigma = HIGHLIGHT_TAPER_PLANE_PX
+    depth = kornia.filters.gaussian_blur2d(pack_bayer(clipped, meta), (9, 9), (sigma, sigma), border_type="replicate")
+    return raw * (1.0 + (gain - 1.0) * unpack_bayer(depth, meta) * clipped)
+
+
+def quantise(raw: torch.Tensor, meta: Sequence[CameraMetadata]) -> torch.Tensor:
+    """Round mosaics ``(B, 1, H, W)`` to the sensor's integer DN (clipped at 0) and back to normalised levels."""
+    return dn_to_normalised(normalised_to_dn(raw, meta).round().clamp(min=0.0), meta)
+
+
+def blur_from_raw(
+    frames: CameraImage,
+    camera: Camera,
+    forward: ISP,
+    settings: SynthSettings,
+    rng: np.random.Generator,
+    summed_exposure: bool,
+    options: InferenceOptions | None = None,
+) -> BlurSample:
+    """RAW frames ``(T, 1, H, W)`` of one motion -> a blurry/sharp pair (steps 2-5 of the module notes).
+
+    ``summed_exposure``: the frames tile the exposure in time (video frames) rather than each showing all of it
+    (a photo's shaken sub-frames).
+    """
+    metas = list(frames.metadata)
+    shot = settings.shot.draw(metas, camera, rng, summed_exposure)
+    shot = shot.replace(image_size_hw=frames.size_hw)
+    shares = len(metas) if summed_exposure else 1
+    gains = [relative_exposure(shot) / shares / relative_exposure(m) for m in metas]
+    highlight = float(rng.uniform(*settings.highlight_gain))
+    # Clipping is judged on the frames as the inverse gave them, before any exposure scaling.
+    extended = extend_highlights(frames.pixels.double(), metas, highlight)
+    extended, _ = scale_exposure(extended, metas, torch.tensor(gains, dtype=torch.float64).log2())
+    if summed_exposure:
+        # Light adds up over the exposure; each frame's level is already its share of the whole exposure.
+        total = extended.sum(dim=0, keepdim=True)
+    else:
+        total, _ = average_frames(extended[None], [[shot] * len(metas)])
+    clipped, _ = clip_to_white(total, [shot])
+    generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+    noisy, _ = add_sensor_noise(clipped, [shot], camera.noise, float(shot.iso), generator)
+    blurry_raw = CameraImage(quantise(noisy, [shot]).float(), (shot,), "raw")
+    centre = len(metas) // 2
+    sharp_level = extended[centre : centre + 1] * (shares if summed_exposure else 1.0)
+    sharp_raw = CameraImage(clip_to_white(sharp_level, [shot])[0].float(), (shot,), "raw")
+    record = {
+        "shot": {k: getattr(shot, k) for k in ("exposure_time_s", "iso", "f_number", "focal_length_mm")},
+        "frames": len(metas),
+        "centre_frame": centre,
+        "frame_gains": [round(g, 6) for g in gains],
+        "highlight_gain": round(highlight, 4),
+        "clipped_share": round(float(saturation_mask(clipped, [shot]).float().mean()), 6),
+    }
+    return BlurSample(to_srgb(blurry_raw, forward, options), to_srgb(sharp_raw, forward, options), blurry_raw,
+                      sharp_raw, record)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BlurSynthesizer:
+    """A camera's ISPs and the settings that make pairs: the Python API a training loop calls on the fly."""
+
+    camera: Camera
+    inverse: ISP
+    forward: ISP
+    settings: SynthSettings = field(default_factory=SynthSettings)
+    options: InferenceOptions | None = None
+
+    def from_frames(
+        self, frames: Sequence[CameraImage], seed: int, frame_exposure_s: float | None = None
+    ) -> BlurSample:
+        """Consecutive sharp sRGB frames (each ``(1, 3, H, W)``) of one motion -> a blurry/sharp pair."""
+        rng = np.random.default_rng(seed)
+        raw, colour = raw_frames(frames, self.camera, self.inverse, self.settings, self.options, frame_exposure_s)
+        sample = blur_from_raw(raw, self.camera, self.forward, self.settings, rng, True, self.options)
+        return _with(sample, colour)
+
+    def from_photo(self, photo: CameraImage, seed: int) -> BlurSample:
+        """A sharp sRGB photo ``(1, 3, H, W)`` -> a pair blurred by a drawn hand-held shake path."""
+        rng = np.random.default_rng(seed)
+        raw, colour = raw_frames([photo], self.camera, self.inverse, self.settings, self.options)
+        path = sample_shake(rng, self.settings.photo_subframes, raw.size_hw, self.settings.shake)
+        sample = blur_from_raw(shake_photo(raw, path), self.camera, self.forward, self.settings, rng, False,
+                               self.options)  # fmt: skip
+        extent = round(path.extent_px(raw.size_hw), 3)
+        return _with(sample, {**colour, "shake": path.to_dict(), "shake_extent_px": extent})
+
+
+def _with(sample: BlurSample, extra: dict[str, object]) -> BlurSample:
+    return BlurSample(sample.blurry, sample.sharp, sample.blurry_raw, sample.sharp_raw, {**sample.record, **extra})

@@ -79,16 +79,25 @@ def test_frame_defaults_fill_only_what_is_missing() -> None:
 
 
 def test_frames_add_up_to_the_exposure_and_noise_follows_the_camera() -> None:
-    frames = _raw_frames(0.05, 8, iso=800.0)
-    settings = SynthSettings(shot=BlurShotSpec(iso=200.0), highlight_gain=(1.0, 1.0))
+    frames = _raw_frames(0.05, 8, iso=400.0)
+    settings = SynthSettings(shot=BlurShotSpec(iso=100.0), highlight_gain=(1.0, 1.0))
     sample = blur_from_raw(frames, CAMERA, canonical_isp(), settings, np.random.default_rng(1), summed_exposure=True)
-    # 8 frames of t at ISO 800 -> 8 t at ISO 200: twice the light per site, the sharp target likewise.
+    # 8 frames of t at ISO 400 -> 8 t at ISO 100: twice the level per site, the sharp target likewise.
     torch.testing.assert_close(sample.sharp_raw.pixels, torch.full_like(sample.sharp_raw.pixels, 0.1))
     residual = (sample.blurry_raw.pixels - sample.sharp_raw.pixels).double()
-    expected_std = float(CAMERA.noise.std(0.1, 200.0))
+    expected_std = float(CAMERA.noise.std(0.1, 100.0))
     assert abs(float(residual.mean())) < 0.1 * expected_std
     assert float(residual.std()) == pytest.approx(expected_std, rel=0.1)
-    assert sample.blurry.meta.iso == 200.0 and sample.blurry.meta.exposure_time_s == pytest.approx(8 / 240)
+    assert sample.blurry.meta.iso == 100.0 and sample.blurry.meta.exposure_time_s == pytest.approx(8 / 240)
+
+
+def test_highlight_tone_priority_frames_are_a_stop_darker_in_raw() -> None:
+    assert CAMERA.sensor.highlight_priority_iso == 800  # the D7000 profile's Active D-Lighting
+    frames = _raw_frames(0.05, 8, iso=1600.0)  # recorded 1600, the sensor ran at 800
+    settings = SynthSettings(shot=BlurShotSpec(iso=200.0), highlight_gain=(1.0, 1.0))
+    sample = blur_from_raw(frames, CAMERA, canonical_isp(), settings, np.random.default_rng(1), summed_exposure=True)
+    torch.testing.assert_close(sample.sharp_raw.pixels, torch.full_like(sample.sharp_raw.pixels, 0.1))
+    assert sample.record["frame_gains"][0] == pytest.approx(0.25)
 
 
 def test_clipping_at_white_and_highlight_extension() -> None:
@@ -141,6 +150,26 @@ def test_shaking_keeps_the_cfa_phase() -> None:
     frames = shake_photo(raw, path)
     torch.testing.assert_close(frames.pixels[1], raw.pixels[0])
     torch.testing.assert_close(frames.pixels[0, ..., 2:-2], raw.pixels[0, ..., :-4])
+
+
+def test_fast_motion_gets_in_between_frames_along_the_flow() -> None:
+    from apps.dataset_synth.interpolate import interpolate_frames
+    from core_isp.simulation.scenes import dead_leaves
+
+    scene = torch.from_numpy(dead_leaves(96, 176, 1)).float().mean(0)[None, None] * 0.3
+    meta = _frames_meta(2)
+    frames = torch.cat([scene[..., :, 0:144], scene[..., :, 8:152]])  # the content moves 8 px left
+    out, per_gap = interpolate_frames(frames, meta, max_step_px=2.0)
+    assert per_gap >= 3 and out.shape[0] == 2 + per_gap
+    torch.testing.assert_close(out[0], frames[0]) and torch.testing.assert_close(out[-1], frames[1])
+    truth = scene[0, ..., 4:148]
+    middle = out[out.shape[0] // 2][..., 8:-8, 8:-8]
+    cross_fade = frames.mean(0)[..., 8:-8, 8:-8]
+    assert float((middle - truth[..., 8:-8, 8:-8]).abs().mean()) < 0.4 * float(
+        (cross_fade - truth[..., 8:-8, 8:-8]).abs().mean()
+    )
+    still, none = interpolate_frames(torch.cat([frames[:1], frames[:1]]), meta, max_step_px=2.0)
+    assert none == 0 and still.shape[0] == 2
 
 
 # -- the dataset job ------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from core_isp.cameras import Camera
+from core_isp.cameras.camera import SensorLayout
 from core_isp.errors import BadInputError
 from core_isp.metadata import CameraMetadata, source_field
 
@@ -101,9 +102,12 @@ class BlurShotSpec:
         return centre.replace(**values, **{source_field(k): SYNTHESISED for k in values})
 
 
-def relative_exposure(meta: CameraMetadata) -> float:
-    """``t * ISO / N^2``: what a linear sensor's normalised level is proportional to for a given scene."""
-    return float(meta.exposure_time_s) * float(meta.iso) / float(meta.f_number) ** 2
+def relative_exposure(meta: CameraMetadata, sensor: SensorLayout | None = None) -> float:
+    """``t * ISO / N^2`` of a shot: with the ``sensor``, whose analogue ISO may lie a stop below the recorded one
+    (:meth:`SensorLayout.analog_iso`), what its RAW level is proportional to for a given scene; without, what the
+    camera's metering aimed for (the recorded exposure)."""
+    iso = float(meta.iso) if sensor is None else sensor.analog_iso(float(meta.iso))
+    return float(meta.exposure_time_s) * iso / float(meta.f_number) ** 2
 
 
 def _draw(choice: Choice, rng: np.random.Generator) -> float | None:

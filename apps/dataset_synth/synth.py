@@ -3,13 +3,16 @@
 The physics, step by step (each a :mod:`core_isp.raw_domain` op on the frames' mosaics):
 
 1. every frame -> the camera's RAW through the inverse ISP with the frame's own shot parameters;
-2. each frame brought to the blurry shot's exposure: a linear sensor's level is proportional to ``t * ISO / N^2``,
-   so frame ``i`` is scaled by ``(T ISO / N^2)_blurry / (t ISO / N^2)_i``;
+2. each frame brought to the blurry shot's exposure: a linear sensor's level is proportional to ``t * ISO / N^2``
+   (the analogue ISO: a camera with highlight-tone priority runs the sensor a stop below the recorded ISO), so frame
+   ``i`` is scaled by ``(T ISO / N^2)_blurry / (t ISO / N^2)_i``;
 3. highlights: where a frame is clipped the inverse returns white, but the light was brighter. Such sites are
    raised by up to a drawn gain ``g`` (:attr:`SynthSettings.highlight_gain`), fully in the interior of a blown
    area and tapering over a few pixels to its edge (the saturation mask blurred per colour plane), so a moving
    light source smears into a bright streak rather than a grey one;
-4. the frames are averaged (light adds up over the exposure), the sensor clips at its white level, the camera's
+4. where neighbouring frames moved more than :attr:`SynthSettings.max_step_px` apart, in-between frames are
+   interpolated along optical flow (:mod:`apps.dataset_synth.interpolate`) so the blur is a streak, not ghosts;
+   the frames are added up (light adds up over the exposure), the sensor clips at its white level, the camera's
    Poisson-Gaussian noise for the blurry shot's ISO is added and the signal quantised to the sensor's DN;
 5. the forward ISP renders it with the blurry shot's parameters.
 
@@ -26,6 +29,7 @@ import kornia
 import numpy as np
 import torch
 
+from apps.dataset_synth.interpolate import interpolate_frames
 from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults, relative_exposure
 from core_isp.cameras import Camera, photo_white_balance
 from core_isp.chain import to_raw, to_srgb
@@ -63,6 +67,8 @@ class SynthSettings:
     #: White balance for every frame of a sample (see :func:`core_isp.cameras.photo_white_balance`): one light.
     white_balance: str | None = None
     frame_defaults: FrameDefaults = field(default_factory=FrameDefaults)
+    #: Frames moving more than this (mosaic pixels, 95th percentile) apart get in-between frames; None: never.
+    max_step_px: float | None = 2.0
     #: Photos: sub-frames a shake path is sampled at, and the ranges the path is drawn from.
     photo_subframes: int = 16
     shake: ShakeRanges = DEFAULT_SHAKE
@@ -70,7 +76,8 @@ class SynthSettings:
     def to_dict(self) -> dict[str, object]:
         return {"shot": self.shot.to_dict(), "highlight_gain": list(self.highlight_gain),
                 "white_balance": self.white_balance, "frame_defaults": self.frame_defaults.__dict__,
-                "photo_subframes": self.photo_subframes, "shake": self.shake.to_dict()}  # fmt: skip
+                "max_step_px": self.max_step_px, "photo_subframes": self.photo_subframes,
+                "shake": self.shake.to_dict()}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -158,14 +165,21 @@ def blur_from_raw(
     shot = settings.shot.draw(metas, camera, rng, summed_exposure)
     shot = shot.replace(image_size_hw=frames.size_hw)
     shares = len(metas) if summed_exposure else 1
-    gains = [relative_exposure(shot) / shares / relative_exposure(m) for m in metas]
+    # Levels follow the sensor's analogue gain, which highlight-tone priority holds below the recorded ISO.
+    gains = [relative_exposure(shot, camera.sensor) / shares / relative_exposure(m, camera.sensor) for m in metas]
     highlight = float(rng.uniform(*settings.highlight_gain))
     # Clipping is judged on the frames as the inverse gave them, before any exposure scaling.
     extended = extend_highlights(frames.pixels.double(), metas, highlight)
     extended, _ = scale_exposure(extended, metas, torch.tensor(gains, dtype=torch.float64).log2())
+    inserted = 0
     if summed_exposure:
-        # Light adds up over the exposure; each frame's level is already its share of the whole exposure.
-        total = extended.sum(dim=0, keepdim=True)
+        if settings.max_step_px is not None and len(metas) > 1:
+            smooth, inserted = interpolate_frames(extended, metas, settings.max_step_px)
+        else:
+            smooth = extended
+        # Light adds up over the exposure; each frame's level is already its share of the whole exposure (and an
+        # evenly spaced set of in-between frames keeps their mean).
+        total = smooth.mean(dim=0, keepdim=True) * len(metas)
     else:
         total, _ = average_frames(extended[None], [[shot] * len(metas)])
     clipped, _ = clip_to_white(total, [shot])
@@ -181,6 +195,7 @@ def blur_from_raw(
         "centre_frame": centre,
         "frame_gains": [round(g, 6) for g in gains],
         "highlight_gain": round(highlight, 4),
+        "interpolated_per_gap": inserted,
         "clipped_share": round(float(saturation_mask(clipped, [shot]).float().mean()), 6),
     }
     return BlurSample(to_srgb(blurry_raw, forward, options), to_srgb(sharp_raw, forward, options), blurry_raw,

@@ -36,6 +36,14 @@ class SensorLayout:
     bit_depth: int
     black_level_per_site: tuple[float, float, float, float]
     white_level: float
+    #: From this recorded ISO up the camera holds the sensor's gain a stop lower (highlight-tone priority, Active
+    #: D-Lighting): its RAW is darker than the ISO says and its JPEG engine lifts it. None: never (or not known).
+    highlight_priority_iso: float | None = None
+
+    def analog_iso(self, iso: float) -> float:
+        """The ISO the sensor really ran at for a recorded ``iso``: what a RAW's level is proportional to."""
+        held = self.highlight_priority_iso is not None and iso >= self.highlight_priority_iso
+        return iso / 2.0 if held else iso
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cfa_pattern", validate_cfa(self.cfa_pattern))
@@ -187,6 +195,7 @@ class Camera:
                     bit_depth=int(sensor["bit_depth"]),
                     black_level_per_site=tuple(sensor["black_level_per_site"]),
                     white_level=float(sensor["white_level"]),
+                    highlight_priority_iso=sensor.get("highlight_priority_iso"),
                 ),
                 colour=CameraColour(tuple(d["colour"]["xyz_to_cam_d65"])),
                 noise=NoiseModel(**d["noise"]),

@@ -31,9 +31,7 @@ import torch
 from kornia.geometry.transform import warp_affine
 
 from core_isp.simulation.camera_pipeline import render_camera_srgb
-
-# The exposure module's own ISO scale and snapping, so a frame records an ISO the camera could set.
-from core_isp.simulation.exposure import _ISO_STOPS, ShotSettings, _snap
+from core_isp.simulation.exposure import ShotSettings, snap_iso
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.render import (
     RenderedShot,
@@ -98,7 +96,7 @@ def frame_settings(profile: CameraProfile, blurry: ShotSettings, frames: int) ->
     length, and the camera's auto ISO for it, N x the blurry ISO snapped to the exposure module's third stops and
     clamped to ``[base_iso, max_auto_iso]``; highlight-tone priority follows the profile's rule at that ISO, as in
     :func:`~core_isp.simulation.exposure.program_exposure`. T / N is not snapped: the frames tile the exposure."""
-    iso = min(max(_snap(blurry.iso * frames, _ISO_STOPS), profile.base_iso), profile.max_auto_iso)
+    iso = min(max(snap_iso(blurry.iso * frames), profile.base_iso), profile.max_auto_iso)
     return dataclasses.replace(
         blurry,
         exposure_time_s=blurry.exposure_time_s / frames,

@@ -162,6 +162,11 @@ def _snap(value: float, scale: list[float]) -> float:
     return min(scale, key=lambda s: abs(math.log2(s / value)))
 
 
+def snap_iso(iso: float) -> float:
+    """The nearest ISO on the cameras' third-stop scale."""
+    return _snap(iso, _ISO_STOPS)
+
+
 def program_exposure(
     metered_luminance_cd_m2: float,
     focal_length_mm: float,
@@ -190,7 +195,7 @@ def program_exposure(
         iso = min(max_auto_iso, base_iso * t / t_hand)
         t = n**2 / (2.0**ev100 * iso / 100.0)
     t = min(max(t, 1 / 16000), 30.0)
-    iso = _snap(iso, _ISO_STOPS)
+    iso = snap_iso(iso)
     htp = htp_min_iso is not None and iso >= htp_min_iso
     return ShotSettings(
         exposure_time_s=_snap(t, _T_STOPS),

@@ -80,7 +80,9 @@ class CameraProfile:
             name=self.name,
             make=self.make,
             model=self.model,
-            sensor=SensorLayout(self.cfa_pattern, self.bit_depth, self.black_level_per_site, self.white_level),
+            sensor=SensorLayout(
+                self.cfa_pattern, self.bit_depth, self.black_level_per_site, self.white_level, self.htp_min_iso
+            ),
             colour=CameraColour(self.xyz_to_cam_d65),
             noise=self.noise,
             source=f"simulated profile {self.profile_id}",

@@ -1,0 +1,223 @@
+"""How real is synthesised blur? Each method makes the blurry shot from the sharp frames of the same motion and is
+scored against the blurry shot the simulated camera really takes (:mod:`core_isp.simulation.blur_capture`).
+
+    python -m benchmarks.blur_realism [--scenes 8] [--cameras A,B,...] [--out runs/blur-realism]
+
+Per camera, the same ``--scenes`` test scenes (drawn before the camera, so scenes are shared across cameras; log-average
+luminance log-uniform in 2-2000 cd/m^2, from dim interiors, where the AE raises ISO, to daylight), each under its own
+hand-shake path and the program AE's settings: the camera takes one blurry shot over T and 7 frames of
+T/7 at its auto ISO (its JPEGs, with EXIF). Every method sees only those frames' JPEGs and EXIF:
+
+(a) the mean of the sRGB frames; (b) the mean after undoing the sRGB curve; (c) (b), clipped at 1, plus the camera's
+Poisson-Gaussian noise for the blurry shot's ISO in linear sRGB (RSBlur-like without a camera RAW space);
+(d) the synthesis chain with a UPI-style fixed ISP (``upi_isp``) at both ends; (e) ``apps.dataset_synth`` with the
+camera's learned ISPs (``canon-550d``: held out, its body with the camera-agnostic weights, as ``--camera`` gives it).
+(d) and (e) are given the blurry shot's exposure time, ISO, f-number and focal length (as ``synth-blur
+--exposure-time ... --iso ...`` would be), nothing else.
+
+Scores: PSNR against the true blurry JPEG and against its noise-free render; noise level (std of the residual of a
+3x3 box filter, 8-bit codes, on flat areas of the noise-free truth) and clipped area (share of pixels with a channel
+at 255) against the truth's. Differences come with 95 % bootstrap intervals over scenes (each scene's difference
+averaged over cameras first, since the cameras share scenes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from apps.dataset_synth import BlurShotSpec, BlurSynthesizer, SynthSettings, blur_from_raw
+from benchmarks._machine import machine_line
+from core_isp.cameras import NoiseModel, get_camera
+from core_isp.canonical.tone import srgb_decode, srgb_encode
+from core_isp.image import CameraImage
+from core_isp.isp import load_isp, upi_isp
+from core_isp.metrics import psnr
+from core_isp.simulation.blur_capture import BlurCapture, capture_blur
+from core_isp.simulation.profiles import get_profile
+from core_isp.simulation.render import SIMULATED
+from core_isp.simulation.scenes import load_manifest, sample_scene
+
+CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
+METHODS = ("a: sRGB mean", "b: linearised mean", "c: b + clip + noise", "d: UPI-style chain", "e: paramisp synth")
+#: Diagnosis, not methods (they see what a user never has): (e) on the frames' true noise-free RAW (a perfect
+#: inverse ISP), and the learned forward ISP on the true blurry RAW (its own error: a ceiling for (e)).
+ORACLES = ("e with true frame RAW", "forward on true blurry RAW")
+SIZE = (192, 288)
+FRAMES = 7
+SEED = 2024
+BOOTSTRAP = 10000
+#: Flat areas: local std of the noise-free truth under this many 8-bit codes.
+FLAT_CODES = 1.0
+
+
+def scenes(count: int) -> list:
+    sources = [s for s in load_manifest() if s.split == "test"]
+    rng = np.random.default_rng(SEED)
+    cache: dict[str, np.ndarray] = {}
+    out = []
+    for _ in range(count):
+        source = sources[int(rng.integers(len(sources)))]
+        out.append(sample_scene(source, *SIZE, rng, float(np.exp(rng.uniform(np.log(2), np.log(2000)))),
+                                image_cache=cache))  # fmt: skip
+    return out
+
+
+def frames_as_photos(capture: BlurCapture) -> list[CameraImage]:
+    """What a user has: each frame's JPEG pixels and its EXIF (no RAW, no white balance)."""
+    keep = ("make", "model", "exposure_time_s", "iso", "f_number", "focal_length_mm", "orientation", "image_size_hw")
+    photos = []
+    for f in capture.frames:
+        exif = {k: getattr(f.metadata, k) for k in keep}
+        sources = {
+            k: SIMULATED for k in ("exposure_time_source", "iso_source", "f_number_source", "focal_length_source")
+        }
+        photos.append(CameraImage(f.camera_srgb, (type(f.metadata)(**exif, **sources),), "srgb"))
+    return photos
+
+
+def classic(
+    frames: torch.Tensor, kind: str, capture: BlurCapture, noise: NoiseModel, rng: np.random.Generator
+) -> torch.Tensor:
+    """(a)-(c) on frames ``(T, 3, H, W)``."""
+    if kind.startswith("a"):
+        return frames.mean(dim=0, keepdim=True)
+    linear = srgb_decode(frames).mean(dim=0, keepdim=True)
+    if kind.startswith("c"):
+        linear = linear.clamp(max=1.0)
+        std = noise.std(linear.double().clamp(min=0), capture.blurry.settings.analog_iso)
+        gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+        linear = linear + (std * torch.randn(linear.shape, generator=gen, dtype=torch.float64)).float()
+    return srgb_encode(linear.clamp(0, 1))
+
+
+def quantised(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
+def noise_level(image: torch.Tensor, flat: torch.Tensor) -> float:
+    residual = image - torch.nn.functional.avg_pool2d(image, 3, stride=1, padding=1, count_include_pad=False)
+    return float(residual[flat.expand_as(residual)].std() * 255)
+
+
+def flat_mask(clean: torch.Tensor) -> torch.Tensor:
+    mean = torch.nn.functional.avg_pool2d(clean, 5, stride=1, padding=2, count_include_pad=False)
+    sq = torch.nn.functional.avg_pool2d(clean**2, 5, stride=1, padding=2, count_include_pad=False)
+    local_std = (sq - mean**2).clamp(min=0).sqrt().amax(dim=1, keepdim=True) * 255
+    mask = local_std < FLAT_CODES
+    mask[..., :4, :] = mask[..., -4:, :] = mask[..., :, :4] = mask[..., :, -4:] = False
+    return mask
+
+
+def clipped_share(image: torch.Tensor) -> float:
+    return float((quantised(image) >= 1.0).any(dim=1).float().mean() * 100)
+
+
+def evaluate(camera_name: str, all_scenes: list, isps: dict) -> list[dict]:
+    profile = get_profile(camera_name)
+    camera = get_camera(camera_name)
+    rows = []
+    for i, scene in enumerate(all_scenes):
+        capture = capture_blur(profile, scene, SEED + i, frames=FRAMES)
+        truth, clean = capture.blurry.camera_srgb, quantised(capture.blurry_clean_srgb)
+        flat = flat_mask(clean)
+        photos = frames_as_photos(capture)
+        stack = torch.cat([p.pixels for p in photos])
+        s = capture.blurry.settings
+        shot = BlurShotSpec(s.exposure_time_s, s.iso, s.f_number, s.focal_length_mm)
+        settings = SynthSettings(shot=shot)
+        rng = np.random.default_rng(SEED + i)
+        outputs = {m: classic(stack, m, capture, camera.noise, rng) for m in METHODS[:3]}
+        for method, (inverse, forward) in (
+            ("d: UPI-style chain", isps["upi"]),
+            ("e: paramisp synth", isps[camera_name]),
+        ):
+            synth = BlurSynthesizer(camera, inverse, forward, settings)
+            outputs[method] = synth.from_frames(photos, seed=SEED + i).blurry.pixels
+        learned = isps[camera_name][1]
+        true_frames = CameraImage(torch.cat([f.clean_raw for f in capture.frames]),
+                                  tuple(f.metadata for f in capture.frames), "raw")  # fmt: skip
+        outputs[ORACLES[0]] = blur_from_raw(true_frames, camera, learned, settings, np.random.default_rng(SEED + i),
+                                            summed_exposure=True).blurry.pixels  # fmt: skip
+        outputs[ORACLES[1]] = learned.forward(capture.blurry.noisy_raw, [capture.blurry.metadata])
+        truth_noise = noise_level(truth, flat)
+        for method, out in outputs.items():
+            out = quantised(out)
+            rows.append({
+                "camera": camera_name, "scene": i, "method": method,
+                "psnr": float(psnr(out, truth)), "psnr_clean": float(psnr(out, clean)),
+                "noise_codes": noise_level(out, flat), "truth_noise_codes": truth_noise,
+                "clipped_pct": clipped_share(out), "truth_clipped_pct": clipped_share(truth),
+                "flat_pct": float(flat.float().mean() * 100), "iso": s.iso, "exposure_time_s": s.exposure_time_s,
+                "frame_iso": capture.frames[0].settings.iso, "extent_px": capture.path.extent_px(SIZE),
+            })  # fmt: skip
+        scores = ", ".join(f"{r['method'][:12]} {r['psnr']:.2f}/{r['noise_codes']:.2f}" for r in rows[-len(outputs) :])
+        print(f"{camera_name} scene {i}: {scores}", flush=True)
+    return rows
+
+
+def bootstrap(per_scene: np.ndarray) -> tuple[float, float, float]:
+    rng = np.random.default_rng(0)
+    means = rng.choice(per_scene, size=(BOOTSTRAP, per_scene.size), replace=True).mean(axis=1)
+    return float(per_scene.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def markdown(rows: list[dict], cameras: list[str]) -> str:
+    def cell(cam: str | None, method: str, key: str, err_of: str | None = None) -> float:
+        sel = [r for r in rows if r["method"] == method and (cam is None or r["camera"] == cam)]
+        vals = [abs(r[key] - r[err_of]) if err_of else r[key] for r in sel]
+        return float(np.mean(vals))
+
+    lines = ["| method | " + " | ".join(f"{c} PSNR / clean" for c in cameras) + " | all: PSNR | vs noise-free | "
+             "noise error (codes) | clipped-area error (pp) |",
+             "|---|" + "---:|" * (len(cameras) + 4)]  # fmt: skip
+    for m in METHODS + ORACLES:
+        cells = [f"{cell(c, m, 'psnr'):.2f} / {cell(c, m, 'psnr_clean'):.2f}" for c in cameras]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {cell(None, m, 'psnr'):.2f} | "
+                     f"{cell(None, m, 'psnr_clean'):.2f} | {cell(None, m, 'noise_codes', 'truth_noise_codes'):.2f} | "
+                     f"{cell(None, m, 'clipped_pct', 'truth_clipped_pct'):.2f} |")  # fmt: skip
+    scenes_ids = sorted({r["scene"] for r in rows})
+
+    def per_scene(method: str, key: str) -> np.ndarray:
+        return np.array([np.mean([r[key] for r in rows if r["scene"] == s and r["method"] == method])
+                         for s in scenes_ids])  # fmt: skip
+
+    best = max(METHODS[:4], key=lambda m: per_scene(m, "psnr").mean())
+    lines += ["", f"(e) minus the best of (a)-(d) ({best}), per-scene means over cameras, 95 % bootstrap over "
+              f"{len(scenes_ids)} scenes:"]  # fmt: skip
+    for key, label in (("psnr", "PSNR vs true blurry"), ("psnr_clean", "PSNR vs noise-free blurry")):
+        mean, lo, hi = bootstrap(per_scene(METHODS[4], key) - per_scene(best, key))
+        lines.append(f"- {label}: {mean:+.2f} dB [{lo:+.2f}, {hi:+.2f}]")
+    truth_noise = np.mean([r["truth_noise_codes"] for r in rows if r["method"] == METHODS[4]])
+    truth_clip = np.mean([r["truth_clipped_pct"] for r in rows if r["method"] == METHODS[4]])
+    lines.append(f"- true blurry shots: noise {truth_noise:.2f} codes on flat areas, {truth_clip:.2f} % clipped")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenes", type=int, default=8)
+    parser.add_argument("--cameras", default=",".join(CAMERAS))
+    parser.add_argument("--out", type=Path, default=Path("runs/blur-realism"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    cameras = args.cameras.split(",")
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    upi = upi_isp()
+    isps = {"upi": (upi, upi)} | {c: (load_isp(c),) * 2 for c in cameras}
+    all_scenes = scenes(args.scenes)
+    rows = [r for c in cameras for r in evaluate(c, all_scenes, isps)]
+    (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+    print(
+        f"\nMachine: {machine_line()}\n\n{markdown(rows, cameras)}\n\nThis call took {time.perf_counter() - t0:.0f} s."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -179,5 +179,8 @@ def load_checkpoint(
             k for k in found_shapes if found_shapes[k] != expected_shapes[k]
         )
         raise BadInputError(f"{path}: weights do not match config {info.config.name!r} (first mismatch: {wrong[0]})")
+    broken = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if broken:
+        raise BadInputError(f"{path}: weights hold NaN or Inf ({len(broken)} tensors, first {broken[0]}): damaged file")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return model.to(device).eval(), info

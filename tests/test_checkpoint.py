@@ -72,3 +72,13 @@ def test_refuses_wrong_direction_config_or_version(tmp_path, inverse_model):
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
     with pytest.raises(BadInputError, match="not a readable safetensors checkpoint"):
         load_checkpoint(tmp_path / "junk.safetensors", direction="inverse")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_with_nan_or_inf_are_refused_when_loaded(tmp_path, inverse_model, bad):
+    path = tmp_path / "damaged.safetensors"
+    with torch.no_grad():
+        next(iter(inverse_model.parameters())).view(-1)[3] = bad
+    save_checkpoint(inverse_model, path, camera_profile="x", training_stage="init")
+    with pytest.raises(BadInputError, match="NaN or Inf"):
+        load_checkpoint(path, direction="inverse", config="small")

@@ -16,6 +16,7 @@ from PIL import Image
 
 import core_isp
 from conftest import D30, DATA, DC50
+from core_isp.errors import BadInputError
 from paramisp.cli.batch import run_file_command
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -147,6 +148,33 @@ def test_info_on_unusual_rendered_files(tmp_path):
     assert res.stderr.count("no EXIF") == 3
 
 
+def _png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header claims a size its data does not hold (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+def test_files_that_are_not_images_or_too_large_are_bad_input(tmp_path):
+    files = {"empty.jpg": b"", "noise.jpg": bytes(range(256)) * 8, "notes.jpg": b"holiday list\n",
+             "bomb.png": _png_declaring(100_000, 100_000)}  # fmt: skip
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    res = paramisp("info", "--json", *(tmp_path / name for name in files))
+    assert res.returncode == 2 and TRACEBACK not in res.stderr
+    records = json.loads(res.stdout)
+    assert [r["ok"] for r in records] == [False] * 4
+    assert all(r["error"].startswith(Path(r["file"]).name) for r in records)
+    assert "too large" in records[-1]["error"] and "not a readable image" in records[0]["error"]
+    res = paramisp("to-raw", tmp_path / "bomb.png", "-o", tmp_path / "out")
+    assert res.returncode == 2 and len(error_lines(res.stderr)) == 1 and "too large" in res.stderr
+
+
 def test_missing_input_and_bad_option_are_bad_input(tmp_path):
     res = paramisp("develop", tmp_path / "nope.crw", "-o", tmp_path)
     assert res.returncode == 2 and len(error_lines(res.stderr)) == 1
@@ -185,6 +213,12 @@ def test_file_skeleton_names_outputs_and_never_overwrites(tmp_path):
     calls.clear()  # two inputs with one name: the second may not replace the first's result, even so
     assert status([a, tmp_path / "sub" / "a.txt"], tmp_path / "clash", overwrite=True) == 2 and calls == ["a.txt"]
     assert (tmp_path / "clash" / "a.out").read_text() == "a"
+    calls.clear()  # outputs that cannot be written (under a file) are refused before any work
+    for inputs, out in (([a], a / "under-a-file.out"), ([a, b], a / "folder")):
+        with pytest.raises(BadInputError, match="is a file, not a folder"):
+            run_file_command(map(str, inputs), out, copy, output_suffix=".out", progress=False)
+    assert not calls
+    assert status([a], tmp_path / "new" / "deeper" / "x.out") == 0  # a missing folder is made
 
 
 def test_core_isp_imports_nothing_above_it():

@@ -28,6 +28,7 @@ Orientation = Literal["sensor", "display"]
 def read_image_metadata(path: str | Path) -> CameraMetadata:
     """EXIF of a rendered photo; missing values are ``None`` (with one warning listing them)."""
     path = Path(path)
+    check_image_header(path)
     exif = read_exif(path)
     fields: dict[str, object] = {}
     for name in ("exposure_time_s", "iso", "f_number", "focal_length_mm"):
@@ -71,9 +72,32 @@ def _decode(path: Path) -> np.ndarray:
             arr = np.asarray(im.convert("RGBA") if mode == "P" else im)
     except UnidentifiedImageError:
         raise BadInputError(f"{path.name}: not a readable image file") from None
+    except Image.DecompressionBombError as e:
+        raise BadInputError(f"{path.name}: {_too_large(e)}") from None
     except OSError as e:
         raise BadInputError(f"{path.name}: corrupt image ({e})") from None
     return _to_rgb_float(arr, path, mode=mode)
+
+
+def _too_large(error: Exception) -> str:
+    # Pillow refuses above twice its MAX_IMAGE_PIXELS (~179 MP): a declared size that large is a decompression bomb.
+    declared = str(error).split(" pixels")[0].removeprefix("Image size (")
+    return f"image too large to decode safely ({declared} pixels declared)"
+
+
+def check_image_header(path: Path) -> tuple[int, int]:
+    """``(H, W)`` from an image file's header, without decoding its pixels; bad input for anything that is not a
+    readable image (empty, random bytes, text) or declares more pixels than can be decoded safely."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+    except UnidentifiedImageError:
+        raise BadInputError(f"{path.name}: not a readable image file") from None
+    except Image.DecompressionBombError as e:
+        raise BadInputError(f"{path.name}: {_too_large(e)}") from None
+    except OSError as e:
+        raise BadInputError(f"{path.name}: corrupt image ({e})") from None
+    return height, width
 
 
 def _png_is_16bit(path: Path) -> bool:

@@ -12,6 +12,7 @@ A new command (here an app's, in ``apps/<app>/cli.py``) is its options plus one 
 from __future__ import annotations
 
 import glob
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,9 +97,24 @@ def output_targets(paths: Sequence[Path], out: Path | None, suffix: str | None) 
     if suffix is None:
         raise ValueError("a command with an output folder needs an output suffix")
     if len(paths) == 1 and out.suffix and not out.is_dir():
+        prepare_output_folder(out.parent)
         return [out]
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out)
     return [out / f"{path.stem}{suffix}" for path in paths]
+
+
+def prepare_output_folder(folder: Path) -> None:
+    """Create ``folder`` (with its parents) before any work, or say in one line why outputs cannot go there."""
+    for level in (folder, *folder.parents):
+        if level.exists() and not level.is_dir():
+            where = "" if level == folder else f" ({level.name} is a file, not a folder)"
+            raise BadInputError(f"{folder}: cannot hold outputs{where or ': it is a file, not a folder'}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BadInputError(f"{folder}: cannot create the output folder ({e.strerror or e})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInputError(f"{folder}: output folder is not writable")
 
 
 def _check_target(target: Path, overwrite: bool, written: Mapping[Path, Path]) -> None:
@@ -151,7 +167,11 @@ def _run_one(
         result = job(path, target)
     except BadInputError as e:
         outcome.fail(path, e, EXIT_BAD_INPUT)
-    except (ParamispError, OSError, RuntimeError, ValueError) as e:
+    except OSError as e:
+        # e.g. a full disk: name the output, since the input is not at fault
+        where = f" writing {target}" if target is not None and e.filename is None else ""
+        outcome.fail(path, OSError(f"{one_line(e)}{where}"), EXIT_RUNTIME)
+    except (ParamispError, RuntimeError, ValueError) as e:
         outcome.fail(path, e, EXIT_RUNTIME)
     else:
         if target is not None:

@@ -39,6 +39,9 @@ class SensorLayout:
     #: From this recorded ISO up the camera holds the sensor's gain a stop lower (highlight-tone priority, Active
     #: D-Lighting): its RAW is darker than the ISO says and its JPEG engine lifts it. None: never (or not known).
     highlight_priority_iso: float | None = None
+    #: The normalised RAW level a correctly metered mid grey reaches (the sensor's sensitivity: at the same
+    #: exposure, two sensors' levels are in the ratio of theirs). None: not known.
+    mid_grey_raw: float | None = None
 
     def analog_iso(self, iso: float) -> float:
         """The ISO the sensor really ran at for a recorded ``iso``: what a RAW's level is proportional to."""
@@ -55,6 +58,8 @@ class SensorLayout:
             raise BadInputError(
                 f"levels must satisfy 0 <= black {black} < white {self.white_level:g} <= 2^{self.bit_depth} - 1"
             )
+        if self.mid_grey_raw is not None and not 0.0 < self.mid_grey_raw < 1.0:
+            raise BadInputError(f"mid_grey_raw must lie in (0, 1), got {self.mid_grey_raw}")
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,7 @@ class Camera:
                     black_level_per_site=tuple(sensor["black_level_per_site"]),
                     white_level=float(sensor["white_level"]),
                     highlight_priority_iso=sensor.get("highlight_priority_iso"),
+                    mid_grey_raw=sensor.get("mid_grey_raw"),
                 ),
                 colour=CameraColour(tuple(d["colour"]["xyz_to_cam_d65"])),
                 noise=NoiseModel(**d["noise"]),

@@ -81,7 +81,12 @@ class CameraProfile:
             make=self.make,
             model=self.model,
             sensor=SensorLayout(
-                self.cfa_pattern, self.bit_depth, self.black_level_per_site, self.white_level, self.htp_min_iso
+                self.cfa_pattern,
+                self.bit_depth,
+                self.black_level_per_site,
+                self.white_level,
+                self.htp_min_iso,
+                self.mid_grey_raw,
             ),
             colour=CameraColour(self.xyz_to_cam_d65),
             noise=self.noise,

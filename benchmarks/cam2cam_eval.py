@@ -1,0 +1,502 @@
+"""Camera-to-camera transfer scored against the target camera's own rendering of the same scene.
+
+    python -m benchmarks.cam2cam_eval [--scenes 24] [--fit-scenes 16] [--pairs A:B,...] [--no-d30]
+
+Per pair A -> B and scene (views of the test split's sources, shared by every pair; log-average luminance
+log-uniform in 2-2000 cd/m^2): an illuminant (2500-8000 K, uniform in mired), an exposure compensation (+-1 EV) and
+a focal length both lenses reach are drawn; A's program AE meters the scene, and both cameras shoot it with those
+settings (each with its own highlight-tone priority rule) under that light. Every method sees A's camera JPEG and
+its EXIF only, read from the file as a user's photo is, and is scored against B's camera JPEG (the truth: B's noise
+and compression) and against B's noise-free render (B's pipeline on the clean RAW, not compressed).
+
+Methods. *none*: A's photo as it is. *Fair*, fitted on other scenes (views of the train/val sources shot the same
+way by both cameras): Reinhard's Lab transfer with B's statistics over those scenes (from the photo's own, and from
+A's over the same scenes); a 3x3 matrix on linear RGB plus a per-channel tone curve fitted A -> B on them.
+*Oracles*, fitted on the pair itself (they see B's truth): histogram matching; the best 3x3 matrix; the matrix with
+curves. *Ceiling*: B shooting the scene again (another noise seed). *cam2cam*: :mod:`apps.cam2cam` with each
+camera's learned ISPs, the illuminant estimated from the EXIF. *Diagnosis*: cam2cam given the true illuminant; with a
+perfect inverse (A's true clean RAW, true illuminant); B's forward ISP on B's own RAW (what a method that ends in
+B's learned forward ISP can reach).
+
+Cameras: the shipped ones by name; ``canon-550d`` is the camera ``paramisp camera add`` made from a folder of that
+simulated body (``user-canon-550d`` under ``--home``). Metrics on 8-bit outputs: PSNR, SSIM, mean CIEDE2000 (Lab,
+D65) and ST-LPIPS. Differences with 95 % bootstrap intervals over scenes (each scene's value averaged over pairs
+first, since the pairs share scenes). Prints Markdown; with ``--d30`` (default) also transfers the real Canon EOS
+D30's camera JPEG to every shipped camera and saves ``docs/figures/cam2cam_d30.jpg``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
+from skimage.exposure import match_histograms
+
+from apps.cam2cam import CameraTransfer, TransferSettings
+from benchmarks._machine import machine_line
+from benchmarks.eval_isp import bootstrap_ci
+from core_isp.cameras import Camera, CameraStore, get_camera, resolve_camera, shipped_cameras
+from core_isp.canonical import srgb_decode, srgb_encode
+from core_isp.errors import MetadataWarning
+from core_isp.image import CameraImage
+from core_isp.io import find_camera_jpeg, read_image, read_raw_metadata
+from core_isp.io.writers import write_jpeg
+from core_isp.isp import ISP, InferenceOptions, load_isp
+from core_isp.metadata import CameraMetadata
+from core_isp.metrics import psnr, ssim, st_lpips
+from core_isp.simulation.camera_pipeline import render_camera_srgb
+from core_isp.simulation.exposure import ShotSettings
+from core_isp.simulation.profile import CameraProfile
+from core_isp.simulation.profiles import get_profile
+from core_isp.simulation.render import RenderedShot, auto_settings, render_shot
+from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIRS = ("nikon-d7000:sony-a7r3", "sony-a7r3:nikon-d90", "nikon-d90:canon-550d")
+#: Profiles whose camera is a user's (made by ``camera add`` from that body's folder), not the shipped one.
+USER_CAMERAS = {"canon-550d": "user-canon-550d"}
+SIZE = (256, 384)
+SEED = 20261215
+#: Pixels per fitting scene that the fair methods' fits use.
+FIT_PIXELS = 20000
+CURVE_KNOTS = 64
+
+NONE = "none: A's photo"
+FAIR = ("Reinhard, photo -> B's statistics", "Reinhard, A's -> B's statistics", "3x3 + curves, training scenes")
+ORACLES = ("oracle: histogram matching", "oracle: best 3x3", "oracle: 3x3 + curves")
+CEILING = "ceiling: B re-shoots"
+OURS = "cam2cam"
+DIAGNOSES = ("cam2cam, true illuminant", "cam2cam, perfect inverse", "B's forward ISP on B's RAW")
+METHODS = (NONE, *FAIR, *ORACLES, CEILING, OURS, *DIAGNOSES)
+METRICS = (("psnr", "PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("de00", "ΔE00", "{:.2f}"),
+           ("stlpips", "ST-LPIPS", "{:.4f}"))  # fmt: skip
+TARGETS = {"true": "B's camera JPEG", "clean": "B's noise-free render"}
+
+
+# -- shots --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What is drawn per scene, shared by every pair: a uniform draw placing the focal length in the pair's common
+    zoom range, the exposure compensation (EV) and the illuminant (K)."""
+
+    focal_u: float
+    compensation_ev: float
+    illuminant_cct_k: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> Conditions:
+        return cls(float(rng.uniform()), round(float(rng.uniform(-1.0, 1.0)) * 3) / 3,
+                   float(1e6 / rng.uniform(1e6 / 8000.0, 1e6 / 2500.0)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PairShots:
+    """One scene shot by A and by B (twice: the truth and a re-shoot) with the same settings and light."""
+
+    a: RenderedShot
+    b: RenderedShot
+    b_again: RenderedShot
+    b_clean_srgb: torch.Tensor  # (1, 3, H, W): B's pipeline on its clean RAW, not compressed
+
+
+def draw_scenes(split: Sequence[str], count: int, seed: int) -> list[tuple[Scene, Conditions]]:
+    """``count`` views of the sources in ``split`` with their shot conditions."""
+    sources = [s for s in load_manifest() if s.split in split]
+    rng = np.random.default_rng(seed)
+    cache: dict[str, np.ndarray] = {}
+    out = []
+    for _ in range(count):
+        source = sources[int(rng.integers(len(sources)))]
+        scene = sample_scene(source, *SIZE, rng, float(np.exp(rng.uniform(np.log(2), np.log(2000)))),
+                             image_cache=cache)  # fmt: skip
+        out.append((scene, Conditions.draw(rng)))
+    return out
+
+
+def with_own_priority(profile: CameraProfile, settings: ShotSettings) -> ShotSettings:
+    """The same settings on another body: highlight-tone priority is that body's own rule at the ISO."""
+    htp = profile.htp_min_iso is not None and settings.iso >= profile.htp_min_iso
+    return dataclasses.replace(settings, highlight_tone_priority=htp)
+
+
+def shoot_pair(a: CameraProfile, b: CameraProfile, scene: Scene, conditions: Conditions, seed: int) -> PairShots:
+    lo, hi = max(a.focal_range_mm[0], b.focal_range_mm[0]), min(a.focal_range_mm[1], b.focal_range_mm[1])
+    focal = float(round(math.exp(math.log(lo) + conditions.focal_u * (math.log(hi) - math.log(lo)))))
+    settings = auto_settings(a, scene, focal, conditions.compensation_ev)
+    cct = conditions.illuminant_cct_k
+    shots = [render_shot(p, scene, seed + k, settings=with_own_priority(p, settings), illuminant_cct_k=cct)
+             for k, p in enumerate((a, b, b))]  # fmt: skip
+    truth = shots[1]
+    clean = render_camera_srgb(truth.clean_raw, truth.metadata, truth.settings, b.lens, b.mid_grey_raw, b.style)
+    return PairShots(*shots, clean)
+
+
+def as_photo(shot: RenderedShot, folder: Path) -> CameraImage:
+    """What a user has of a shot: its camera JPEG file, read with its EXIF."""
+    path = folder / "photo.jpg"
+    path.write_bytes(shot.camera_jpeg)  # type: ignore[arg-type]
+    return read_image(path, to="sensor")
+
+
+# -- the classic methods, on (1, 3, H, W) sRGB ----------------------------------------------------------------------
+
+
+LabStatistics = tuple[np.ndarray, np.ndarray]
+
+
+def _hwc(x: torch.Tensor) -> np.ndarray:
+    return x[0].permute(1, 2, 0).double().numpy()
+
+
+def _chw(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.clip(x, 0.0, 1.0)).permute(2, 0, 1)[None].float()
+
+
+def lab_statistics(images: Sequence[torch.Tensor]) -> LabStatistics:
+    """Mean and standard deviation of L*, a*, b* over all pixels of the images."""
+    lab = np.concatenate([rgb2lab(_hwc(x)).reshape(-1, 3) for x in images])
+    return lab.mean(axis=0), lab.std(axis=0)
+
+
+def reinhard(photo: torch.Tensor, source: LabStatistics | None, target: LabStatistics) -> torch.Tensor:
+    """Reinhard et al.'s transfer in CIELAB: standardise by ``source`` statistics (None: the photo's own), then
+    take on ``target``'s."""
+    lab = rgb2lab(_hwc(photo))
+    mean, std = source if source is not None else lab_statistics([photo])
+    return _chw(lab2rgb((lab - mean) / np.maximum(std, 1e-6) * target[1] + target[0]))
+
+
+@dataclass(frozen=True)
+class MatrixCurves:
+    """A 3x3 matrix on linear RGB, then per channel a monotone curve from the sRGB-encoded result to the output."""
+
+    matrix: torch.Tensor  # (3, 3) float64
+    knots: np.ndarray | None  # (3, CURVE_KNOTS) outputs at evenly spaced encoded inputs; None: no curves
+
+    def apply(self, srgb: torch.Tensor) -> torch.Tensor:
+        mixed = srgb_encode(torch.einsum("ij,bjhw->bihw", self.matrix, srgb_decode(srgb).double()).clamp(0, 1))
+        if self.knots is None:
+            return mixed.float()
+        grid = np.linspace(0.0, 1.0, CURVE_KNOTS)
+        curved = [np.interp(mixed[0, c].numpy(), grid, self.knots[c]) for c in range(3)]
+        return torch.from_numpy(np.stack(curved))[None].float()
+
+
+def fit_matrix_curves(sources: torch.Tensor, targets: torch.Tensor, curves: bool) -> MatrixCurves:
+    """Least-squares 3x3 on linear RGB from ``sources`` to ``targets`` (sRGB images ``(1, 3, H, W)``, or pixel sets
+    ``(1, 3, N, 1)``), then (``curves``) each channel's curve as the binned mean target against the mixed value,
+    made non-decreasing."""
+    lin_s, lin_t = (_flat(srgb_decode(x.double())) for x in (sources, targets))
+    matrix = torch.linalg.lstsq(lin_s, lin_t).solution.T
+    if not curves:
+        return MatrixCurves(matrix, None)
+    mixed = _flat(srgb_encode((lin_s @ matrix.T).clamp(0, 1).T[None, :, :, None])).numpy()
+    wanted = _flat(targets.double()).numpy()
+    grid = np.linspace(0.0, 1.0, CURVE_KNOTS)
+    bins = np.clip(np.rint(mixed * (CURVE_KNOTS - 1)).astype(int), 0, CURVE_KNOTS - 1)
+    knots = np.empty((3, CURVE_KNOTS))
+    for c in range(3):
+        count = np.bincount(bins[:, c], minlength=CURVE_KNOTS)
+        total = np.bincount(bins[:, c], weights=wanted[:, c], minlength=CURVE_KNOTS)
+        seen = count > 0
+        knots[c] = np.maximum.accumulate(np.interp(grid, grid[seen], total[seen] / count[seen]))
+    return MatrixCurves(matrix, knots)
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    """Pixels of an image ``(1, 3, H, W)`` as rows ``(H * W, 3)``."""
+    return x[0].reshape(3, -1).T
+
+
+def paired_pixels(a: torch.Tensor, b: torch.Tensor, count: int, rng: np.random.Generator):
+    """The same ``count`` random pixel positions of two images ``(1, 3, H, W)``, as pixel sets ``(1, 3, N, 1)``."""
+    picked = torch.from_numpy(rng.choice(a.shape[-2] * a.shape[-1], size=count, replace=False))
+    return tuple(x.reshape(1, 3, -1, 1)[:, :, picked] for x in (a, b))
+
+
+@dataclass(frozen=True)
+class FairFits:
+    """What the fair methods learn from other scenes shot by both cameras."""
+
+    lab_a: LabStatistics
+    lab_b: LabStatistics
+    matrix_curves: MatrixCurves
+
+
+def fit_fair(pairs: Sequence[PairShots]) -> FairFits:
+    rng = np.random.default_rng(SEED)
+    samples = [paired_pixels(p.a.camera_srgb, p.b.camera_srgb, FIT_PIXELS, rng) for p in pairs]
+    src, dst = (torch.cat(side, dim=2) for side in zip(*samples, strict=True))
+    return FairFits(lab_statistics([p.a.camera_srgb for p in pairs]), lab_statistics([p.b.camera_srgb for p in pairs]),
+                    fit_matrix_curves(src, dst, curves=True))  # fmt: skip
+
+
+# -- cam2cam and its diagnoses -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrueRawInverse:
+    """An "inverse ISP" that returns a shot's true clean RAW: the transfer with a perfect inverse."""
+
+    raw: torch.Tensor  # (1, 1, H, W)
+    name: str = "true clean RAW"
+
+    def inverse(self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: object = None) -> torch.Tensor:
+        return self.raw
+
+    def forward(self, raw: torch.Tensor, meta: Sequence[CameraMetadata], options: object = None) -> torch.Tensor:
+        raise NotImplementedError("a RAW holder renders nothing")
+
+
+@dataclass(frozen=True)
+class PairModels:
+    source: Camera
+    target: Camera
+    inverse: ISP
+    forward: ISP
+
+    def transfer(self, photo: CameraImage, seed: int, inverse: ISP | None = None, wb: str | None = None):
+        chain = CameraTransfer(self.source, self.target, inverse or self.inverse, self.forward,
+                               TransferSettings(white_balance=wb), InferenceOptions(tile=None))  # fmt: skip
+        return chain.transfer(photo, seed)
+
+
+def camera(profile: str, store: CameraStore) -> Camera:
+    return get_camera(USER_CAMERAS.get(profile, profile), store)
+
+
+# -- scoring ----------------------------------------------------------------------------------------------------
+
+
+def quantised(x: torch.Tensor) -> torch.Tensor:
+    return (x.clamp(0, 1) * 255).round() / 255
+
+
+def scores(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    de = deltaE_ciede2000(rgb2lab(_hwc(pred)), rgb2lab(_hwc(truth)))
+    return {"psnr": float(psnr(pred, truth)), "ssim": float(ssim(pred, truth)), "de00": float(de.mean()),
+            "stlpips": float(st_lpips(pred, truth))}  # fmt: skip
+
+
+def evaluate_pair(pair: str, models: PairModels, tests: list, fits: FairFits, folder: Path) -> list[dict]:
+    name_a, name_b = pair.split(":")
+    a, b = get_profile(name_a), get_profile(name_b)
+    rows = []
+    for i, (scene, conditions) in enumerate(tests):
+        shots = shoot_pair(a, b, scene, conditions, SEED + 10 * i)
+        photo = as_photo(shots.a, folder)
+        truth = shots.b.camera_srgb
+        seed = SEED + i
+        ours = models.transfer(photo, seed)
+        outputs: dict[str, torch.Tensor] = {
+            NONE: photo.pixels,
+            FAIR[0]: reinhard(photo.pixels, None, fits.lab_b),
+            FAIR[1]: reinhard(photo.pixels, fits.lab_a, fits.lab_b),
+            FAIR[2]: fits.matrix_curves.apply(photo.pixels),
+            ORACLES[0]: _chw(match_histograms(_hwc(photo.pixels), _hwc(truth), channel_axis=-1)),
+            ORACLES[1]: fit_matrix_curves(photo.pixels, truth, curves=False).apply(photo.pixels),
+            ORACLES[2]: fit_matrix_curves(photo.pixels, truth, curves=True).apply(photo.pixels),
+            CEILING: shots.b_again.camera_srgb,
+            OURS: ours.srgb.pixels,
+        }
+        true_light = f"{conditions.illuminant_cct_k:.0f}K"
+        outputs[DIAGNOSES[0]] = models.transfer(photo, seed, wb=true_light).srgb.pixels
+        outputs[DIAGNOSES[1]] = models.transfer(photo, seed, TrueRawInverse(shots.a.clean_raw), true_light).srgb.pixels
+        outputs[DIAGNOSES[2]] = models.forward.forward(shots.b.noisy_raw, [shots.b.metadata])
+        s = shots.a.settings
+        for method, out in outputs.items():
+            out = quantised(out)
+            for target, reference in (("true", truth), ("clean", quantised(shots.b_clean_srgb))):
+                rows.append({"pair": pair, "scene": i, "method": method, "target": target, **scores(out, reference),
+                             "iso": s.iso, "exposure_time_s": s.exposure_time_s, "f_number": s.f_number,
+                             "focal_length_mm": s.focal_length_mm, "cct_k": conditions.illuminant_cct_k,
+                             "estimated_cct_k": ours.record["illuminant"]["cct_k"]})  # type: ignore[index]  # fmt: skip
+        done = {r["method"]: r["psnr"] for r in rows[-2 * len(outputs) :] if r["target"] == "true"}
+        print(f"{pair} scene {i} (ISO {s.iso:g}, {conditions.illuminant_cct_k:.0f} K): none {done[NONE]:.2f}, "
+              f"best fair {max(done[m] for m in FAIR):.2f}, cam2cam {done[OURS]:.2f}, ceiling {done[CEILING]:.2f}",
+              flush=True)  # fmt: skip
+    return rows
+
+
+# -- report -----------------------------------------------------------------------------------------------------
+
+
+def mean_of(rows: list[dict], method: str, target: str, key: str, pair: str | None = None) -> float:
+    return float(np.mean([r[key] for r in rows if r["method"] == method and r["target"] == target
+                          and (pair is None or r["pair"] == pair)]))  # fmt: skip
+
+
+def per_scene(rows: list[dict], method: str, target: str, key: str) -> np.ndarray:
+    scenes = sorted({r["scene"] for r in rows})
+    return np.array([np.mean([r[key] for r in rows if r["method"] == method and r["target"] == target
+                              and r["scene"] == s]) for s in scenes])  # fmt: skip
+
+
+def table(rows: list[dict], pairs: Sequence[str], target: str) -> list[str]:
+    head = [f"{p.replace(':', ' -> ')} PSNR" for p in pairs] + [f"all: {label}" for _, label, _ in METRICS]
+    lines = [f"Against {TARGETS[target]}:", "", "| method | " + " | ".join(head) + " |", "|---|" + "---:|" * len(head)]
+    for m in METHODS:
+        cells = [f"{mean_of(rows, m, target, 'psnr', p):.2f}" for p in pairs]
+        cells += [fmt.format(mean_of(rows, m, target, key)) for key, _, fmt in METRICS]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def differences(rows: list[dict], target: str) -> list[str]:
+    lines = [f"cam2cam minus each method, against {TARGETS[target]} (per-scene means over pairs, 95 % bootstrap):", ""]
+    lines += ["| minus | PSNR dB | ΔE00 | ST-LPIPS |", "|---|---:|---:|---:|"]
+    for m in (NONE, *FAIR, *ORACLES):
+        cells = []
+        for key in ("psnr", "de00", "stlpips"):
+            mean, lo, hi = bootstrap_ci(per_scene(rows, OURS, target, key) - per_scene(rows, m, target, key))
+            cells.append(f"{mean:+.3g} [{lo:+.3g}, {hi:+.3g}]")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def verdict(rows: list[dict]) -> list[str]:
+    ours = mean_of(rows, OURS, "true", "psnr")
+    best_fair = max((NONE, *FAIR), key=lambda m: mean_of(rows, m, "true", "psnr"))
+    margin = ours - mean_of(rows, best_fair, "true", "psnr")
+    beaten = [m for m in ORACLES if mean_of(rows, m, "true", "psnr") >= ours]
+    return [f"Target (PSNR against B's camera JPEG): cam2cam {margin:+.2f} dB from the best of no transfer and the "
+            f"fair methods ({best_fair}): {'met' if margin >= 3.0 else 'not met'} (>= +3 dB); ahead of every oracle: "
+            f"{'yes' if not beaten else 'no, behind ' + ', '.join(beaten)}."]  # fmt: skip
+
+
+# -- the real D30 -------------------------------------------------------------------------------------------------
+
+
+D30 = ROOT / "tests" / "data" / "raw" / "canon_eos_d30.crw"
+#: Long side of the D30 JPEG as transferred for the figure (its 1440 px on 2 CPU cores would take minutes per camera).
+D30_LONG_SIDE = 576
+#: The extra panel: a shipped camera "as if shot at" this ISO, to show its noise.
+HIGH_ISO = ("sony-a7r3", 6400.0)
+
+
+def d30_photo() -> CameraImage:
+    """The D30's embedded camera JPEG (downscaled) with the RAW file's EXIF, as a user's photo."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetadataWarning)
+        meta = read_raw_metadata(D30)
+    jpeg = find_camera_jpeg(D30).image
+    scale = D30_LONG_SIDE / max(jpeg.shape[-2:])
+    small = torch.nn.functional.interpolate(jpeg, scale_factor=scale, mode="area")
+    exif = CameraMetadata(make=meta.make, model=meta.model, exposure_time_s=meta.exposure_time_s, iso=meta.iso,
+                          f_number=meta.f_number, focal_length_mm=meta.focal_length_mm,
+                          image_size_hw=tuple(small.shape[-2:]))  # type: ignore[arg-type]  # fmt: skip
+    return CameraImage(small, (exif,), "srgb")
+
+
+def d30_figure(path: Path) -> list[str]:
+    """Transfer the D30 JPEG to every shipped camera (and one at a high ISO); save the panels; a table."""
+    photo = d30_photo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetadataWarning)
+        source = resolve_camera(None, photo.meta)  # an unknown body: the default one, camera-agnostic weights
+    inverse = load_isp(source, directions=("inverse",))
+    options = InferenceOptions(tile=None)
+    panels, lines = [(photo.pixels, "Canon EOS D30 camera JPEG")], []
+    lines += ["| to | weights | illuminant | exposure gain | mean ΔE00 to the D30 JPEG |", "|---|---|---|---:|---:|"]
+    runs = [(name, None) for name in shipped_cameras()] + [HIGH_ISO]
+    for name, iso in runs:
+        target = get_camera(name)
+        forward = load_isp(target, directions=("forward",))
+        chain = CameraTransfer(source, target, inverse, forward, TransferSettings(iso=iso), options)
+        result = chain.transfer(photo, seed=0)
+        label = f"{name}" + (f", ISO {iso:g}" if iso else "")
+        panels.append((result.srgb.pixels, label))
+        de = deltaE_ciede2000(rgb2lab(_hwc(quantised(result.srgb.pixels))), rgb2lab(_hwc(photo.pixels))).mean()
+        r = result.record
+        lines.append(f"| {label} | {forward.description} | {r['illuminant']['description']} | "  # type: ignore[index]
+                     f"{r['exposure_gain']['total']:.3f} | {de:.2f} |")  # type: ignore[index]  # fmt: skip
+    write_jpeg(path, contact_sheet(panels, columns=4), quality=90, overwrite=True)
+    head = [f"The Canon EOS D30's camera JPEG ({photo.size_hw[1]} x {photo.size_hw[0]}, downscaled from 1440 x 960; "
+            f"EXIF {photo.meta.exposure_time_s:.2f} s, f/{photo.meta.f_number:.1f}, ISO {photo.meta.iso:g}) from "
+            f"{source.name}'s body with {inverse.description} to every shipped camera; figure: "
+            f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`.", ""]  # fmt: skip
+    return head + lines
+
+
+def contact_sheet(panels: list[tuple[torch.Tensor, str]], columns: int) -> torch.Tensor:
+    """Images ``(1, 3, H, W)`` of one size in a grid, each with its label below: ``(3, H', W')``."""
+    h, w = panels[0][0].shape[-2:]
+    band = 28
+    rows = math.ceil(len(panels) / columns)
+    sheet = Image.new("RGB", (columns * w, rows * (h + band)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=18)
+    for k, (image, label) in enumerate(panels):
+        x, y = (k % columns) * w, (k // columns) * (h + band)
+        sheet.paste(Image.fromarray((_hwc(quantised(image)) * 255).astype(np.uint8)), (x, y))
+        draw.text((x + 6, y + h + 4), label, fill="black", font=font)
+    return torch.from_numpy(np.asarray(sheet, dtype=np.float32) / 255).permute(2, 0, 1)
+
+
+def study(pairs: Sequence[str], scenes: int, fit_scenes: int, store: CameraStore) -> list[dict]:
+    """Every pair on the same test scenes, the fair methods fitted per pair on the same training scenes."""
+    tests = draw_scenes(("test",), scenes, SEED)
+    training = draw_scenes(("train", "val"), fit_scenes, SEED + 1)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in pairs:
+            name_a, name_b = pair.split(":")
+            a, b = get_profile(name_a), get_profile(name_b)
+            fits = fit_fair([shoot_pair(a, b, s, c, SEED - 10 * (k + 1)) for k, (s, c) in enumerate(training)])
+            source, target = camera(name_a, store), camera(name_b, store)
+            models = PairModels(source, target, load_isp(source, directions=("inverse",)),
+                                load_isp(target, directions=("forward",)))  # fmt: skip
+            print(f"{pair}: {models.inverse.description} -> {models.forward.description}", flush=True)  # type: ignore[attr-defined]
+            rows += evaluate_pair(pair, models, tests, fits, Path(tmp))
+    return rows
+
+
+# -- main -------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenes", type=int, default=24, help="test scenes (0: the D30 part only)")
+    parser.add_argument("--fit-scenes", type=int, default=16, help="train/val scenes the fair methods fit on")
+    parser.add_argument("--pairs", default=",".join(PAIRS), help="A:B,... simulated profile names")
+    parser.add_argument("--home", type=Path, default=ROOT / "runs" / "eval-user-cameras" / "home",
+                        help="the camera store holding user-canon-550d")  # fmt: skip
+    parser.add_argument("--d30", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "figures" / "cam2cam_d30.jpg")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "cam2cam-eval")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    store = CameraStore(args.home)
+    pairs = args.pairs.split(",")
+    report = [f"Machine: {machine_line()}", ""]
+    if args.scenes > 0:
+        rows = study(pairs, args.scenes, args.fit_scenes, store)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+        report += [f"{args.scenes} test scenes x {len(pairs)} pairs, {SIZE[1]} x {SIZE[0]} px; fair methods fitted "
+                   f"on {args.fit_scenes} train/val scenes per pair.", ""]  # fmt: skip
+        for target in TARGETS:
+            report += [*table(rows, pairs, target), "", *differences(rows, target), ""]
+        report += verdict(rows)
+    if args.d30:
+        report += ["", "### The real Canon EOS D30 JPEG to each shipped camera", "", *d30_figure(args.figure)]
+    print("\n" + "\n".join(report) + f"\n\nThis call took {time.perf_counter() - t0:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,7 @@ CONFIGS = (
     ("in-process", 0, "local"),
     ("1 worker", 1, "local"),
     ("2 workers", 2, "local"),
-    ("Ray, 2 workers", 2, "ray"),
+    ("Ray 2 workers", 2, "ray"),
 )
 
 
@@ -109,8 +109,8 @@ def main() -> None:
         fps = frames / r["wall_s"]
         print(f"| {name} | {r['samples_per_s']:.4f} | {fps:.3f} | {fps / cores:.3f} | {r['wall_s']:.0f} | "
               f"{r['main_rss_mib']:.0f} / {r['children_rss_mib']:.0f} |")  # fmt: skip
-    if "2 workers" in rows and "Ray, 2 workers" in rows:
-        same = rows["2 workers"]["manifest_text"] == rows["Ray, 2 workers"]["manifest_text"]
+    if "2 workers" in rows and "Ray 2 workers" in rows:
+        same = rows["2 workers"]["manifest_text"] == rows["Ray 2 workers"]["manifest_text"]
         print(f"\nRay's manifest {'is identical to' if same else 'DIFFERS from'} the local pool's.")
 
 

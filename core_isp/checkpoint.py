@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from core_isp.errors import BadInputError
+from core_isp.errors import BadInputError, DamagedWeightsError
 from core_isp.io.writers import atomic_write
 from core_isp.models.config import ParamISPConfig, get_config
 from core_isp.models.paramisp import DIRECTIONS, Direction, ParamISP
@@ -181,6 +181,8 @@ def load_checkpoint(
         raise BadInputError(f"{path}: weights do not match config {info.config.name!r} (first mismatch: {wrong[0]})")
     broken = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
     if broken:
-        raise BadInputError(f"{path}: weights hold NaN or Inf ({len(broken)} tensors, first {broken[0]}): damaged file")
+        raise DamagedWeightsError(
+            f"{path}: weights hold NaN or Inf ({len(broken)} tensors, first {broken[0]}): damaged file"
+        )
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return model.to(device).eval(), info

@@ -15,5 +15,9 @@ class BadInputError(ParamispError):
     """The input itself cannot be used: unsupported, corrupt or inconsistent (exit status 2)."""
 
 
+class DamagedWeightsError(BadInputError):
+    """A weights file whose values are not finite (NaN or Inf): damaged, or saved by a training run that diverged."""
+
+
 class MetadataWarning(UserWarning):
     """A metadata value was missing, implausible or replaced by a fallback."""

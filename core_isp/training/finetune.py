@@ -26,7 +26,7 @@ import torch
 
 from core_isp.cameras import generic_weights
 from core_isp.checkpoint import load_checkpoint, read_checkpoint_info
-from core_isp.errors import BadInputError
+from core_isp.errors import BadInputError, DamagedWeightsError
 from core_isp.inference import forward_isp, inverse_isp
 from core_isp.io.writers import atomic_write
 from core_isp.metrics import psnr
@@ -216,7 +216,10 @@ def _finetune_direction(
     scores = json.loads(scores_path.read_text()) if scores_path.is_file() else {}
 
     def score(path: Path, label: str) -> float:
-        model, _ = load_checkpoint(path, direction=direction)  # type: ignore[arg-type]
+        try:
+            model, _ = load_checkpoint(path, direction=direction)  # type: ignore[arg-type]
+        except DamagedWeightsError:
+            return float("-inf")  # the fine-tune diverged: anything beats it
         per_frame = frame_psnrs(model, frames, settings.device, progress, f"{direction}: scoring {label}")
         return sum(per_frame) / len(per_frame)
 

@@ -5,7 +5,8 @@ Image convention: a **torch tensor is channels-first** ``(3, H, W)`` or ``(1, 3,
 ``(H, W, 3)`` (what imageio and Pillow use); the container type alone decides, so a 3-pixel-wide image
 is never ambiguous. Values are floats in [0, 1] (linear or gamma-encoded: the writers do not convert).
 Integer formats clip to [0, 1] and round to the nearest code value; OpenEXR stores float32 as
-given, unclipped (HDR data).
+given, unclipped (HDR data), optionally stating its primaries and white (``chromaticities``); Radiance
+``.hdr`` (RGBE) keeps 0.4 % precision over a huge range, for non-negative values only.
 
 Every file is first written under a temporary name in the target's directory and then renamed
 over the target (:func:`atomic_write`), so a reader never sees a half-written file and a failed
@@ -30,7 +31,12 @@ from PIL import Image
 
 from core_isp.errors import BadInputError
 
-_SUFFIXES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr"}
+_SUFFIXES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr",
+             ".hdr": "radiance"}  # fmt: skip
+
+#: CIE xy of the red, green and blue primaries and of the white point of Rec. 709 / sRGB with D65 white, in the
+#: order of OpenEXR's ``chromaticities`` attribute: (red x, red y, green x, green y, blue x, blue y, white x, white y).
+REC709_D65_CHROMATICITIES: tuple[float, ...] = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 
 
 @contextlib.contextmanager
@@ -170,12 +176,21 @@ def write_tiff(path: str | Path, image: torch.Tensor | np.ndarray, *, overwrite:
     return Path(path)
 
 
-def write_exr(path: str | Path, image: torch.Tensor | np.ndarray, *, overwrite: bool = False) -> Path:
+def write_exr(
+    path: str | Path,
+    image: torch.Tensor | np.ndarray,
+    *,
+    chromaticities: tuple[float, ...] | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write a float32 RGB OpenEXR (ZIP compression, lossless): values are kept exactly, unclipped.
 
     Args:
         path: target file.
         image: ``(3, H, W)``/``(1, 3, H, W)`` tensor or ``(H, W, 3)`` array of floats (any range).
+        chromaticities: the RGB primaries and white of the data as 8 CIE xy values in OpenEXR's order (e.g.
+            :data:`REC709_D65_CHROMATICITIES`), stored in the file's ``chromaticities`` attribute; None stores
+            none (readers then assume Rec. 709 / D65).
         overwrite: replace an existing file.
 
     Returns:
@@ -183,17 +198,78 @@ def write_exr(path: str | Path, image: torch.Tensor | np.ndarray, *, overwrite: 
     """
     # imageio would silently write a TIFF under an .exr name; the OpenEXR binding writes real EXR.
     data = np.ascontiguousarray(_to_hwc(image), dtype=np.float32)
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    header: dict[str, Any] = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    if chromaticities is not None:
+        xy = tuple(float(v) for v in chromaticities)
+        if len(xy) != 8 or not all(0.0 <= v <= 1.0 for v in xy):
+            raise BadInputError(f"chromaticities must be 8 CIE xy values in [0, 1], got {chromaticities}")
+        header["chromaticities"] = xy
     with atomic_write(path, overwrite) as tmp:
         OpenEXR.File(header, {"RGB": data}).write(str(tmp))
     return Path(path)
 
 
+def write_radiance(path: str | Path, image: torch.Tensor | np.ndarray, *, overwrite: bool = False) -> Path:
+    """Write a Radiance RGBE ``.hdr`` file.
+
+    Each pixel keeps an 8-bit mantissa per channel over a shared exponent: within 0.4 % of its largest
+    channel, over 256 stops. RGBE has no sign, so negative values (out-of-gamut colours, noise
+    below black) are stored as 0.
+
+    Args:
+        path: target file.
+        image: ``(3, H, W)``/``(1, 3, H, W)`` tensor or ``(H, W, 3)`` array of linear floats.
+        overwrite: replace an existing file.
+
+    Returns:
+        ``path``.
+    """
+    hwc = _to_hwc(image)
+    if not np.all(np.isfinite(hwc)):
+        raise BadInputError("image has NaN or infinite values; Radiance RGBE cannot store them")
+    hwc = np.maximum(hwc, 0.0)
+    peak = hwc.max(axis=2)
+    # peak = m * 2^e with m in [0.5, 1): the mantissas are channel / 2^e * 256, the exponent byte e + 128.
+    _, exponent = np.frexp(peak)
+    scale = np.where(peak > 1e-32, 256.0 / np.ldexp(1.0, exponent), 0.0)
+    rgbe = np.zeros((*peak.shape, 4), dtype=np.uint8)
+    rgbe[..., :3] = np.minimum(np.rint(hwc * scale[..., None]), 255).astype(np.uint8)
+    rgbe[..., 3] = np.where(peak > 1e-32, exponent + 128, 0).astype(np.uint8)
+    height, width = peak.shape
+    header = f"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y {height} +X {width}\n".encode("ascii")
+    with atomic_write(path, overwrite) as tmp:
+        tmp.write_bytes(header + _rgbe_scanlines(rgbe))
+    return Path(path)
+
+
+def _rgbe_scanlines(rgbe: np.ndarray) -> bytes:
+    """Pixel data of an ``(H, W, 4)`` RGBE array, each scanline in the run-length form with literal runs only.
+
+    Readers take a flat scanline whose first pixel starts with the bytes 2, 2 for a run-length one, so flat
+    data is written only for widths where the run-length form is not defined.
+    """
+    width = rgbe.shape[1]
+    if not 8 <= width < 0x8000:
+        return rgbe.tobytes()
+    head = bytes([2, 2, width >> 8, width & 0xFF])
+    out = bytearray()
+    for row in rgbe:
+        out += head
+        for c in range(4):
+            channel = row[:, c].tobytes()
+            for start in range(0, width, 128):  # a count byte <= 128 announces that many literal bytes
+                chunk = channel[start : start + 128]
+                out.append(len(chunk))
+                out += chunk
+    return bytes(out)
+
+
 def write_image(path: str | Path, image: torch.Tensor | np.ndarray, *, overwrite: bool = False, **options: Any) -> Path:
-    """Write ``image`` in the format its suffix names (.png, .jpg/.jpeg, .tif/.tiff, .exr).
+    """Write ``image`` in the format its suffix names (.png, .jpg/.jpeg, .tif/.tiff, .exr, .hdr).
 
     ``options`` go to the format's writer (``bit_depth`` for PNG, ``quality`` and ``exif`` for
-    JPEG); see :func:`write_png`, :func:`write_jpeg`, :func:`write_tiff`, :func:`write_exr`.
+    JPEG, ``chromaticities`` for OpenEXR); see :func:`write_png`, :func:`write_jpeg`, :func:`write_tiff`,
+    :func:`write_exr`, :func:`write_radiance`.
     """
     kind = _SUFFIXES.get(Path(path).suffix.lower())
     if kind is None:
@@ -202,7 +278,8 @@ def write_image(path: str | Path, image: torch.Tensor | np.ndarray, *, overwrite
         "png": (write_png, {"bit_depth"}),
         "jpeg": (write_jpeg, {"quality", "exif"}),
         "tiff": (write_tiff, set()),
-        "exr": (write_exr, set()),
+        "exr": (write_exr, {"chromaticities"}),
+        "radiance": (write_radiance, set()),
     }[kind]
     if unknown := sorted(set(options) - allowed):
         raise BadInputError(f"{Path(path).name}: the {kind} writer takes no option {', '.join(unknown)}")

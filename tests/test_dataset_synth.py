@@ -13,10 +13,10 @@ import torch
 
 from apps.dataset_synth import BlurShotSpec, BlurSynthesizer, FrameDefaults, SynthSettings, blur_from_raw
 from apps.dataset_synth.dataset import MANIFEST, JobSpec, Shard, read_manifests, run_job
-from apps.dataset_synth.shot import parse_choice, relative_exposure
+from apps.dataset_synth.shot import parse_choice
 from apps.dataset_synth.sources import plan_samples
 from apps.dataset_synth.synth import extend_highlights, shake_photo
-from core_isp.cameras import get_camera
+from core_isp.cameras import exposure_level, get_camera
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.io.writers import write_png
@@ -45,7 +45,7 @@ def test_derived_shot_sums_exposure_and_keeps_brightness() -> None:
     shot = BlurShotSpec().draw(metas, CAMERA, np.random.default_rng(0), summed_exposure=True)
     assert shot.exposure_time_s == pytest.approx(8 / 240)
     assert shot.iso == pytest.approx(100.0)  # 800 / 8, already a third stop
-    assert relative_exposure(shot) == pytest.approx(relative_exposure(metas[0]))
+    assert exposure_level(shot) == pytest.approx(exposure_level(metas[0]))
     assert shot.exposure_time_source == "synthesised"
 
 
@@ -54,7 +54,7 @@ def test_below_base_iso_the_lens_stops_down() -> None:
     shot = BlurShotSpec().draw(metas, CAMERA, np.random.default_rng(0), summed_exposure=True)
     assert shot.iso == 100.0
     assert shot.f_number == pytest.approx(8.0, rel=0.02)
-    assert relative_exposure(shot) == pytest.approx(relative_exposure(metas[0]), rel=0.05)
+    assert exposure_level(shot) == pytest.approx(exposure_level(metas[0]), rel=0.05)
 
 
 def test_given_and_drawn_parameters() -> None:

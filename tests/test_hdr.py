@@ -16,12 +16,11 @@ from typer.testing import CliRunner
 
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings, parse_exposures, read_exposure_list, with_exposures
 from apps.hdr.align import estimate_shift, translate
-from apps.hdr.bracket import exposure_level
 from apps.hdr.highlights import extension_stops
 from apps.hdr.output import preview_path, raw_to_linear, reinhard_preview, white_luminance_cd_m2, write_hdr
 from apps.hdr.raw_merge import robust_mean
 from apps.hdr.response import ResponseSettings, fit_response
-from core_isp.cameras import DAYLIGHT_CCT_K, get_camera
+from core_isp.cameras import DAYLIGHT_CCT_K, exposure_level, get_camera
 from core_isp.canonical import CanonicalParams, develop, mosaic
 from core_isp.cfa import cfa_batch
 from core_isp.errors import BadInputError

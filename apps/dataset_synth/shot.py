@@ -12,8 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from core_isp.cameras import Camera
-from core_isp.cameras.camera import SensorLayout
+from core_isp.cameras import Camera, exposure_level
 from core_isp.errors import BadInputError
 from core_isp.metadata import CameraMetadata, source_field
 
@@ -90,7 +89,7 @@ class BlurShotSpec:
         values["focal_length_mm"] = values["focal_length_mm"] or centre.focal_length_mm
         iso = _draw(self.iso, rng)
         if iso is None:
-            brightness = float(np.mean([relative_exposure(m) for m in frames]))
+            brightness = float(np.mean([exposure_level(m) for m in frames]))
             iso = brightness * values["f_number"] ** 2 / values["exposure_time_s"]
             if iso < camera.noise.base_iso and self.f_number is None:
                 # Below base ISO a program line stops the lens down instead (to f/22 at most).
@@ -100,14 +99,6 @@ class BlurShotSpec:
             iso = min(max(camera.noise.base_iso, _third_stop(iso)), MAX_AUTO_ISO)
         values["iso"] = iso
         return centre.replace(**values, **{source_field(k): SYNTHESISED for k in values})
-
-
-def relative_exposure(meta: CameraMetadata, sensor: SensorLayout | None = None) -> float:
-    """``t * ISO / N^2`` of a shot: with the ``sensor``, whose analogue ISO may lie a stop below the recorded one
-    (:meth:`SensorLayout.analog_iso`), what its RAW level is proportional to for a given scene; without, what the
-    camera's metering aimed for (the recorded exposure)."""
-    iso = float(meta.iso) if sensor is None else sensor.analog_iso(float(meta.iso))
-    return float(meta.exposure_time_s) * iso / float(meta.f_number) ** 2
 
 
 def _draw(choice: Choice, rng: np.random.Generator) -> float | None:

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from apps.dataset_synth.interpolate import interpolate_frames
-from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults, relative_exposure
-from core_isp.cameras import Camera, photo_white_balance
+from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults
+from core_isp.cameras import Camera, exposure_level, photo_white_balance
 from core_isp.chain import to_raw, to_srgb
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
@@ -166,7 +166,7 @@ def blur_from_raw(
     shot = shot.replace(image_size_hw=frames.size_hw)
     shares = len(metas) if summed_exposure else 1
     # Levels follow the sensor's analogue gain, which highlight-tone priority holds below the recorded ISO.
-    gains = [relative_exposure(shot, camera.sensor) / shares / relative_exposure(m, camera.sensor) for m in metas]
+    gains = [exposure_level(shot, camera.sensor) / shares / exposure_level(m, camera.sensor) for m in metas]
     highlight = float(rng.uniform(*settings.highlight_gain))
     # Clipping is judged on the frames as the inverse gave them, before any exposure scaling.
     extended = extend_highlights(frames.pixels.double(), metas, highlight)

@@ -1,7 +1,8 @@
 """An exposure bracket as the merge needs it: frames of one size from one camera, each with its exposure.
 
 A frame's RAW level for a given scene is proportional to ``t * S / N^2`` (exposure time, the analogue ISO the
-sensor ran at, f-number): :func:`exposure_level`. Values the files lack come from the command line (``--exposures``
+sensor ran at, f-number): :func:`core_isp.cameras.exposure_level`. Values the files lack come from the command
+line (``--exposures``
 or an HDRShop-style ``image_list.txt``; ``--iso`` and ``--f-number`` for the whole bracket); a bracket whose frames
 all lack ISO (or f-number) is taken as shot at one ISO (one aperture), which leaves the relative exposures exact
 and only the absolute scale of the result assumed.
@@ -15,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core_isp.cameras.camera import SensorLayout
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.image import CameraImage
 from core_isp.metadata import CameraMetadata, source_field
@@ -107,12 +107,6 @@ def with_exposures(
         meta = frame.meta.with_exif(exposure_time_s=time_s, iso=iso, f_number=aperture)
         out.append(frame.with_pixels(frame.pixels, metadata=[meta]))
     return out
-
-
-def exposure_level(meta: CameraMetadata, sensor: SensorLayout) -> float:
-    """``t * S / N^2`` with the analogue ISO ``S`` (:meth:`SensorLayout.analog_iso`): what a frame's RAW level is
-    proportional to for a given scene. The metadata must be complete (:func:`check_bracket`)."""
-    return meta.exposure_time_s * sensor.analog_iso(meta.iso) / meta.f_number**2  # type: ignore[operator]
 
 
 def check_bracket(frames: Sequence[CameraImage], names: Sequence[str], base_iso: float) -> list[CameraMetadata]:

@@ -4,7 +4,7 @@ Merge, step by step (``docs/hdr.md`` says why each is there):
 
 1. each frame -> the camera's RAW through the inverse ISP with the frame's own exposure, ISO and f-number (one
    white balance for all, chosen on the reference frame: one light);
-2. exposure normalisation: frame ``i`` scaled by ``level_ref / level_i`` (:func:`apps.hdr.bracket.exposure_level`),
+2. exposure normalisation: frame ``i`` scaled by ``level_ref / level_i`` (:func:`core_isp.cameras.exposure_level`),
    the reference being the frame of middle exposure; its error variance scales by the square
    (:func:`apps.hdr.raw_merge.site_variance`), its trust falls near clipping (:func:`apps.hdr.raw_merge.clip_trust`);
 3. optionally (``align``) the global translation to the reference (:mod:`apps.hdr.align`), and (``deghost``) the
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from apps.hdr.align import estimate_shift, translate
-from apps.hdr.bracket import check_bracket, check_exposures_differ, exposure_level, reference_index
+from apps.hdr.bracket import check_bracket, check_exposures_differ, reference_index
 from apps.hdr.highlights import HighlightSettings, extend_highlights
 from apps.hdr.output import raw_to_linear, white_luminance_cd_m2
 from apps.hdr.raw_merge import (
@@ -45,7 +45,7 @@ from apps.hdr.raw_merge import (
     site_variance,
 )
 from apps.hdr.response import ResponseSettings, fit_response
-from core_isp.cameras import Camera, photo_white_balance
+from core_isp.cameras import Camera, exposure_level, photo_white_balance
 from core_isp.cfa import cfa_batch, colour_index_map
 from core_isp.chain import to_raw
 from core_isp.errors import BadInputError

@@ -62,6 +62,14 @@ class SensorLayout:
             raise BadInputError(f"mid_grey_raw must lie in (0, 1), got {self.mid_grey_raw}")
 
 
+def exposure_level(meta: CameraMetadata, sensor: SensorLayout | None = None) -> float:
+    """``t * ISO / N^2`` of a complete shot record. With the ``sensor``, the ISO is the analogue one
+    (:meth:`SensorLayout.analog_iso`, a stop below the recorded one under highlight-tone priority): what the shot's RAW
+    level is proportional to for a given scene. Without, the recorded exposure the camera's metering aimed for."""
+    iso = float(meta.iso) if sensor is None else sensor.analog_iso(float(meta.iso))  # type: ignore[arg-type]
+    return float(meta.exposure_time_s) * iso / float(meta.f_number) ** 2  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class CameraColour:
     """A sensor's colour response: the D65-referenced XYZ -> camera matrix (Adobe ``ColorMatrix`` convention)."""

@@ -41,4 +41,3 @@ class NoiseModel:
         """Noise standard deviation at each normalised signal level (negative levels count as 0)."""
         x = torch.as_tensor(signal, dtype=torch.float64)
         return torch.sqrt(self.read(iso) + self.shot(iso) * x.clamp(min=0.0))
-

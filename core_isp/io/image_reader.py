@@ -6,7 +6,9 @@ Orientation tag); ``to="display"`` applies the tag so the image is upright.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -60,23 +62,29 @@ def _decode(path: Path) -> np.ndarray:
         return _to_rgb_float(tifffile.imread(path), path, mode="tiff")
     if _png_is_16bit(path):  # Pillow would truncate 16-bit colour PNGs to 8 bits
         return _read_png16(path)
+    with _pillow_errors(path), Image.open(path) as im:
+        mode = im.mode
+        if mode == "CMYK":
+            raise BadInputError(
+                f"{path.name}: CMYK image; convert it to sRGB first (print separations carry no camera data)"
+            )
+        if mode not in ("RGB", "L", "RGBA", "LA", "P"):
+            raise BadInputError(f"{path.name}: unsupported pixel mode {mode!r}")
+        arr = np.asarray(im.convert("RGBA") if mode == "P" else im)
+    return _to_rgb_float(arr, path, mode=mode)
+
+
+@contextlib.contextmanager
+def _pillow_errors(path: Path) -> Iterator[None]:
+    """Pillow's failures on a file as one-line bad input naming it."""
     try:
-        with Image.open(path) as im:
-            mode = im.mode
-            if mode == "CMYK":
-                raise BadInputError(
-                    f"{path.name}: CMYK image; convert it to sRGB first (print separations carry no camera data)"
-                )
-            if mode not in ("RGB", "L", "RGBA", "LA", "P"):
-                raise BadInputError(f"{path.name}: unsupported pixel mode {mode!r}")
-            arr = np.asarray(im.convert("RGBA") if mode == "P" else im)
+        yield
     except UnidentifiedImageError:
         raise BadInputError(f"{path.name}: not a readable image file") from None
     except Image.DecompressionBombError as e:
         raise BadInputError(f"{path.name}: {_too_large(e)}") from None
     except OSError as e:
         raise BadInputError(f"{path.name}: corrupt image ({e})") from None
-    return _to_rgb_float(arr, path, mode=mode)
 
 
 def _too_large(error: Exception) -> str:
@@ -88,15 +96,8 @@ def _too_large(error: Exception) -> str:
 def check_image_header(path: Path) -> tuple[int, int]:
     """``(H, W)`` from an image file's header, without decoding its pixels; bad input for anything that is not a
     readable image (empty, random bytes, text) or declares more pixels than can be decoded safely."""
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-    except UnidentifiedImageError:
-        raise BadInputError(f"{path.name}: not a readable image file") from None
-    except Image.DecompressionBombError as e:
-        raise BadInputError(f"{path.name}: {_too_large(e)}") from None
-    except OSError as e:
-        raise BadInputError(f"{path.name}: corrupt image ({e})") from None
+    with _pillow_errors(path), Image.open(path) as im:
+        width, height = im.size
     return height, width
 
 

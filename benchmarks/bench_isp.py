@@ -18,11 +18,11 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 from benchmarks._machine import machine_line
+from benchmarks._memory import peak_rss_mib
 from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.models import CONFIGS, DIRECTIONS, ParamISP, get_config
@@ -44,14 +44,6 @@ RSS_RUNS = (
     ("base", "forward", DEFAULT_TILE, False),
     ("base", "forward", 1024, True),
 )
-
-
-def peak_rss_gib() -> float:
-    """Peak resident set size of this process's address space, in GiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 2**20
-    raise RuntimeError("no VmHWM in /proc/self/status (not Linux?)")
 
 
 def image(direction: str, height: int, width: int) -> torch.Tensor:
@@ -98,11 +90,11 @@ def rss(config: str, direction: str, megapixels: float, tile: int, channels_last
     height = int(width / 1.5) // 4 * 4
     model = ParamISP(get_config(config), direction).eval()  # type: ignore[arg-type]
     x = image(direction, height, width)
-    before = peak_rss_gib()
+    before = peak_rss_mib() / 1024
     start = time.perf_counter()
     out = ISP[direction](model, x, [META], tile=tile, channels_last=channels_last)
     seconds = time.perf_counter() - start
-    peak = peak_rss_gib()
+    peak = peak_rss_mib() / 1024
     assert torch.isfinite(out).all()
     mp = height * width / 1e6
     layout = "channels-last" if channels_last else "NCHW"

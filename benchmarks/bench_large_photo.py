@@ -4,7 +4,7 @@
 
 The photo is a synthetic 10000 x 6000 JPEG carrying a real camera's EXIF (tests/data/exif/Canon_40D.jpg);
 each command runs in its own process and reports its own peak resident memory (``VmHWM``, see
-:mod:`benchmarks.bench_isp` for why not ``ru_maxrss``).
+:mod:`benchmarks._memory` for why not ``ru_maxrss``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from benchmarks._machine import machine_line
 ROOT = Path(__file__).resolve().parents[1]
 #: The ``paramisp`` command line, printing its process's peak RSS on exit.
 CHILD = (
-    "import atexit, sys; from benchmarks.bench_isp import peak_rss_gib; "
-    "atexit.register(lambda: print(f'peak-rss-gib {peak_rss_gib()}', file=sys.stderr)); "
+    "import atexit, sys; from benchmarks._memory import peak_rss_mib; "
+    "atexit.register(lambda: print(f'peak-rss-gib {peak_rss_mib() / 1024}', file=sys.stderr)); "
     "sys.argv[0] = 'paramisp'; from paramisp.cli.main import main; main()"
 )
 

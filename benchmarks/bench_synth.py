@@ -5,7 +5,8 @@
 The clip is ``../shared/data/video/imageio_cockatoo.mp4`` (1280x720, 20 fps) cut to ``samples * window`` frames, or,
 where that file is absent, a 1280x720 clip made from a bundled scene panned by code. Each configuration runs the same
 job (nikon-d7000, its own weights, PNG outputs) into a fresh folder, in a fresh process, so peak memory is its own:
-the main process's peak RSS and the largest worker's. Ray runs a local instance with the same worker count; its
+the main process's peak RSS and the largest of its descendants' (workers, Ray's processes), each its own
+``VmHWM`` (:mod:`benchmarks._memory`). Ray runs a local instance with the same worker count; its
 manifest is compared with the local pool's.
 """
 
@@ -60,14 +61,15 @@ def cut_clip(source: Path | None, target: Path, frames: int) -> str:
 def run_config(clip: Path, out: Path, window: int, workers: int, backend: str) -> dict:
     """One job in a fresh process; returns its report with peak memory."""
     code = (
-        "import json, resource, sys, torch\n"
+        "import json, sys, torch\n"
         "from pathlib import Path\n"
         "from apps.dataset_synth.dataset import JobSpec, run_job\n"
+        "from benchmarks._memory import DescendantPeaks, peak_rss_mib\n"
         f"spec = JobSpec(({str(clip)!r},), 'nikon-d7000', window={window}, seed=0)\n"
-        f"r = run_job(spec, Path({str(out)!r}), workers={workers}, backend={backend!r}, progress=False)\n"
+        "with DescendantPeaks() as children:\n"
+        f"    r = run_job(spec, Path({str(out)!r}), workers={workers}, backend={backend!r}, progress=False)\n"
         "if r.made == 0: sys.exit('nothing made')\n"
-        "print(json.dumps({**r.to_dict(), 'main_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
-        " 'children_rss_mib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))\n"
+        "print(json.dumps({**r.to_dict(), 'main_rss_mib': peak_rss_mib(), 'children_rss_mib': children.largest_mib}))\n"
     )
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,9 @@ def evaluate(camera_name: str, all_scenes: list, isps: dict) -> list[dict]:
             ("d: UPI-style chain", isps["upi"]),
             ("e: paramisp synth", isps[camera_name]),
         ):
-            synth = BlurSynthesizer(camera, inverse, forward, settings)
+            # The fixed pipeline's two ends are exact inverses: nothing for a level fit to correct.
+            fit = method.startswith("e")
+            synth = BlurSynthesizer(camera, inverse, forward, replace(settings, fit_level=fit))
             outputs[method] = synth.from_frames(photos, seed=SEED + i).blurry.pixels
         learned = isps[camera_name][1]
         true_frames = CameraImage(torch.cat([f.clean_raw for f in capture.frames]),

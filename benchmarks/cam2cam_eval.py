@@ -15,8 +15,8 @@ A's over the same scenes); a 3x3 matrix on linear RGB plus a per-channel tone cu
 *Oracles*, fitted on the pair itself (they see B's truth): histogram matching; the best 3x3 matrix; the matrix with
 curves. *Ceiling*: B shooting the scene again (another noise seed). *cam2cam*: :mod:`apps.cam2cam` with each
 camera's learned ISPs, the illuminant estimated from the EXIF. *Diagnosis*: cam2cam given the true illuminant; with a
-perfect inverse (A's true clean RAW, true illuminant); B's forward ISP on B's own RAW (what a method that ends in
-B's learned forward ISP can reach).
+perfect inverse (A's true clean camera RGB, true illuminant); B's forward ISP on B's own RAW (what a method that ends
+in B's learned forward ISP can reach).
 
 Cameras: the shipped ones by name; ``canon-550d`` is the camera ``paramisp camera add`` made from a folder of that
 simulated body (``user-canon-550d`` under ``--home``). Metrics on 8-bit outputs: PSNR, SSIM, mean CIEDE2000 (Lab,
@@ -40,15 +40,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
 from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from skimage.exposure import match_histograms
 
 from apps.cam2cam import CameraTransfer, TransferSettings
+from benchmarks._figures import contact_sheet
 from benchmarks._machine import machine_line
 from benchmarks.eval_isp import bootstrap_ci
 from core_isp.cameras import Camera, CameraStore, get_camera, resolve_camera, shipped_cameras
 from core_isp.canonical import srgb_decode, srgb_encode
+from core_isp.cfa import BAYER_PATTERNS, cfa_batch, colour_index_map
 from core_isp.errors import MetadataWarning
 from core_isp.image import CameraImage
 from core_isp.io import find_camera_jpeg, read_image, read_raw_metadata
@@ -60,7 +61,7 @@ from core_isp.simulation.camera_pipeline import render_camera_srgb
 from core_isp.simulation.exposure import ShotSettings
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.render import RenderedShot, auto_settings, render_shot
+from core_isp.simulation.render import RenderedShot, auto_settings, clean_raw_mosaic, render_shot
 from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,13 +251,34 @@ def fit_fair(pairs: Sequence[PairShots]) -> FairFits:
 
 @dataclass(frozen=True)
 class TrueRawInverse:
-    """An "inverse ISP" that returns a shot's true clean RAW: the transfer with a perfect inverse."""
+    """An "inverse ISP" that returns a shot's true clean RAW or camera RGB: the transfer with a perfect inverse.
 
-    raw: torch.Tensor  # (1, 1, H, W)
+    Like any inverse ISP it gives the camera's RGB ``(1, 3, H, W)`` with ``InferenceOptions(mosaic=False)`` (what
+    the transfer asks for), else that RGB sampled through the record's CFA ``(1, 1, H, W)``. A
+    :class:`RenderedShot` keeps only its clean mosaic, so the RGB is re-rendered with the simulator's own
+    :func:`clean_raw_mosaic` in each Bayer phase: between them the four phases sample every colour at every pixel.
+    Clipped at white, as the shot's ``clean_raw`` is."""
+
+    profile: CameraProfile
+    shot: RenderedShot
     name: str = "true clean RAW"
 
-    def inverse(self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: object = None) -> torch.Tensor:
-        return self.raw
+    def inverse(
+        self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
+    ) -> torch.Tensor:
+        if options is None or options.mosaic:
+            return self._clean(meta[0].cfa_pattern)  # type: ignore[arg-type]
+        height, width = self.shot.clean_raw.shape[-2:]
+        rgb = torch.empty(1, 3, height, width)
+        for pattern in BAYER_PATTERNS:
+            rgb.scatter_(1, colour_index_map(cfa_batch([pattern]), height, width), self._clean(pattern))
+        return rgb
+
+    def _clean(self, pattern: str) -> torch.Tensor:
+        """The shot's clean mosaic ``(1, 1, H, W)`` sampled in ``pattern`` (its ``clean_raw`` in the body's own)."""
+        sampled = dataclasses.replace(self.profile, cfa_pattern=pattern)
+        colour = (self.shot.metadata.wb_gains, np.asarray(self.shot.metadata.ccm_wb_cam_to_srgb))
+        return clean_raw_mosaic(sampled, self.shot.scene, self.shot.settings, *colour).clamp(max=1.0).float()
 
     def forward(self, raw: torch.Tensor, meta: Sequence[CameraMetadata], options: object = None) -> torch.Tensor:
         raise NotImplementedError("a RAW holder renders nothing")
@@ -315,7 +337,7 @@ def evaluate_pair(pair: str, models: PairModels, tests: list, fits: FairFits, fo
         }
         true_light = f"{conditions.illuminant_cct_k:.0f}K"
         outputs[DIAGNOSES[0]] = models.transfer(photo, seed, wb=true_light).srgb.pixels
-        outputs[DIAGNOSES[1]] = models.transfer(photo, seed, TrueRawInverse(shots.a.clean_raw), true_light).srgb.pixels
+        outputs[DIAGNOSES[1]] = models.transfer(photo, seed, TrueRawInverse(a, shots.a), true_light).srgb.pixels
         outputs[DIAGNOSES[2]] = models.forward.forward(shots.b.noisy_raw, [shots.b.metadata])
         s = shots.a.settings
         for method, out in outputs.items():
@@ -430,21 +452,6 @@ def d30_figure(path: Path) -> list[str]:
             f"{source.name}'s body with {inverse.description} to every shipped camera; figure: "
             f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`.", ""]  # fmt: skip
     return head + lines
-
-
-def contact_sheet(panels: list[tuple[torch.Tensor, str]], columns: int) -> torch.Tensor:
-    """Images ``(1, 3, H, W)`` of one size in a grid, each with its label below: ``(3, H', W')``."""
-    h, w = panels[0][0].shape[-2:]
-    band = 28
-    rows = math.ceil(len(panels) / columns)
-    sheet = Image.new("RGB", (columns * w, rows * (h + band)), "white")
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=18)
-    for k, (image, label) in enumerate(panels):
-        x, y = (k % columns) * w, (k // columns) * (h + band)
-        sheet.paste(Image.fromarray((_hwc(quantised(image)) * 255).astype(np.uint8)), (x, y))
-        draw.text((x + 6, y + h + 4), label, fill="black", font=font)
-    return torch.from_numpy(np.asarray(sheet, dtype=np.float32) / 255).permute(2, 0, 1)
 
 
 def study(pairs: Sequence[str], scenes: int, fit_scenes: int, store: CameraStore) -> list[dict]:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import torch
 
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings
 from benchmarks._machine import machine_line
+from benchmarks._memory import peak_rss_mib
 from core_isp.cameras import get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
@@ -384,17 +384,6 @@ def measure(method: str, bracket: Path, camera: str) -> None:
         classic_merge(method, frames)
     wall = time.perf_counter() - start
     print(json.dumps({"wall_s": wall, "peak_rss_mib": peak_rss_mib()}))
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory. Linux keeps ``ru_maxrss`` across ``exec``, so a child started from a large
-    parent would report the parent's; ``VmHWM`` belongs to the new process image alone."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timing(args: argparse.Namespace, scene: Scene) -> list[str]:

@@ -112,20 +112,33 @@ def save_checkpoint(
         weights_dtype=weights_dtype,
         training=training,
     )
+    write_weights(path, model, info.to_metadata(), weights_dtype, overwrite)
+    return info
+
+
+def write_weights(
+    path: str | Path, model: torch.nn.Module, metadata: dict[str, str], weights_dtype: str, overwrite: bool
+) -> None:
+    """A module's state as one ``.safetensors`` file with string ``metadata``, atomically (temp name, then rename):
+    the one writer of every weight file paramisp makes (ISPs here, apps' networks too)."""
     dtype = WEIGHT_DTYPES[weights_dtype]
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     with atomic_write(path, overwrite=overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata=info.to_metadata())
-    return info
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def read_weights_metadata(path: str | Path) -> dict[str, str]:
+    """A ``.safetensors`` file's metadata without its tensors; an unreadable file is a one-line refusal."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (OSError, SafetensorError) as e:
+        raise BadInputError(f"{path}: not a readable safetensors file ({e})") from None
 
 
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     """Read and validate a checkpoint's metadata without loading its weights."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except (OSError, SafetensorError) as e:
-        raise BadInputError(f"{path}: not a readable safetensors checkpoint ({e})") from e
+    meta = read_weights_metadata(path)
     if meta.get("format_version") != FORMAT_VERSION:
         raise BadInputError(
             f"{path}: checkpoint format version {meta.get('format_version')!r}, this code reads {FORMAT_VERSION!r}"

@@ -105,11 +105,13 @@ def inverse_isp(
     device: torch.device | str | None = None,
     autocast_dtype: torch.dtype | None = None,
     channels_last: bool = False,
+    mosaic: bool = True,
 ) -> torch.Tensor:
     """sRGB -> RAW for whole images: ``(B, 3, H, W)`` in [0, 1], any H x W -> normalised mosaic ``(B, 1, H, W)``
-    fp32 in the shots' CFA patterns, not clipped. Options as in :func:`forward_isp`."""
+    fp32 in the shots' CFA patterns, not clipped. Without ``mosaic``, the camera RGB ``(B, 3, H, W)`` the mosaic
+    samples (:meth:`ParamISP.from_network`). Options as in :func:`forward_isp`."""
     check_shape(srgb, "B,3,H,W", "srgb")
-    return _run(model, "inverse", srgb, shots, tile, halo, device, autocast_dtype, channels_last)
+    return _run(model, "inverse", srgb, shots, tile, halo, device, autocast_dtype, channels_last, mosaic)
 
 
 def _run(
@@ -122,6 +124,7 @@ def _run(
     device: torch.device | str | None,
     autocast_dtype: torch.dtype | None,
     channels_last: bool,
+    mosaic: bool = True,
 ) -> torch.Tensor:
     if model.direction != direction:
         raise BadInputError(f"{direction} ISP needs a {direction} model, got an {model.direction} one")
@@ -153,9 +156,9 @@ def _run(
             one_window = tile is None or tile >= max(x.shape[-2:])
             context = None if one_window and model.fits_context(*x.shape[-2:]) else model.context(x, h)
             out = run_tiled(
-                lambda t: model.from_network(model.learned(t, h, context)[0], shots),
+                lambda t: model.from_network(model.learned(t, h, context)[0], shots, mosaic),
                 x,
-                3 if direction == "forward" else 1,
+                1 if direction == "inverse" and mosaic else 3,
                 tile,
                 halo,
                 compute,

@@ -5,6 +5,12 @@ An :class:`ISP` maps a normalised mosaic ``(B, 1, H, W)`` to sRGB ``(B, 3, H, W)
 of the RAW it is to produce (its CFA, levels, white balance and colour matrix: :meth:`Camera.raw_metadata`).
 Comparing methods is swapping the ISP.
 
+Camera RGB (``InferenceOptions(mosaic=False)``): every inverse here computes the sensor's camera RGB at every
+pixel and samples it through the record's CFA as its very last step; without the mosaic it returns that camera
+RGB ``(B, 3, H, W)``, normalised as the mosaic is, so that sampling it through the record's CFA
+(:func:`core_isp.canonical.mosaic`) gives the default output exactly. An app that changes the sensor (cam2cam)
+needs all three colours at every site, which a mosaic has lost.
+
 ``load_isp(camera=...)`` gives the learned ISP of a camera, shipped or stored (``None``: the camera-agnostic
 pair), or of given weight files.
 
@@ -26,8 +32,8 @@ import torch
 
 from core_isp.cameras import GENERIC, Camera, CameraWeights, generic_weights, get_camera
 from core_isp.cameras.shipped import registry, weights_dir
-from core_isp.canonical import CanonicalParams, develop, undevelop
-from core_isp.canonical.upi import upi_process, upi_unprocess
+from core_isp.canonical import CanonicalParams, develop, undevelop, undevelop_rgb
+from core_isp.canonical.upi import upi_process, upi_unprocess, upi_unprocess_rgb
 from core_isp.checkpoint import CheckpointInfo, load_checkpoint
 from core_isp.errors import BadInputError
 from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp
@@ -62,6 +68,9 @@ class InferenceOptions:
     channels_last: bool = False
     #: False returns the unclipped output (module notes say what it means per direction).
     clip: bool = True
+    #: False: the inverse returns camera RGB ``(B, 3, H, W)`` instead of its mosaic (module notes). The forward
+    #: direction ignores it.
+    mosaic: bool = True
 
 
 @runtime_checkable
@@ -79,7 +88,8 @@ class ISP(Protocol):
     def inverse(
         self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
     ) -> torch.Tensor:
-        """``(B, 3, H, W)`` sRGB -> ``(B, 1, H, W)`` normalised mosaic in ``meta``'s CFA."""
+        """``(B, 3, H, W)`` sRGB -> ``(B, 1, H, W)`` normalised mosaic in ``meta``'s CFA, or with
+        ``options.mosaic`` False the camera RGB ``(B, 3, H, W)`` that mosaic samples."""
         ...
 
 
@@ -103,7 +113,8 @@ class LearnedISP:
     inverse_model: ParamISP | None
     forward_info: CheckpointInfo | None = None
     inverse_info: CheckpointInfo | None = None
-    #: What the weights are, for logs and file descriptions (e.g. ``"canon-550d (camera-agnostic weights)"``).
+    #: What the weights are, for logs and file descriptions (e.g. ``"canon-550d (camera-agnostic weights)"``, or
+    #: ``"inverse weights runs/mine.safetensors"`` for a weight file).
     description: str = ""
 
     @property
@@ -131,22 +142,30 @@ class LearnedISP:
         meta: CameraMetadata | Sequence[CameraMetadata],
         options: InferenceOptions | None = None,
     ) -> torch.Tensor:
-        """sRGB -> RAW: ``(B, 3, H, W)`` in [0, 1] -> normalised mosaic ``(B, 1, H, W)`` in the metadata's CFA."""
+        """sRGB -> RAW: ``(B, 3, H, W)`` in [0, 1] -> normalised mosaic ``(B, 1, H, W)`` in the metadata's CFA
+        (camera RGB ``(B, 3, H, W)`` with ``options.mosaic`` False)."""
         if self.inverse_model is None:
             raise BadInputError(f"{self.name}: no inverse weights loaded")
         o = options or InferenceOptions()
         out = inverse_isp(self.inverse_model, srgb, _records(meta, srgb.shape[0]), tile=o.tile, device=o.device,
-                          autocast_dtype=o.autocast_dtype, channels_last=o.channels_last)  # fmt: skip
+                          autocast_dtype=o.autocast_dtype, channels_last=o.channels_last, mosaic=o.mosaic)  # fmt: skip
         return _limit(out, o)
 
 
 @dataclass(frozen=True)
 class FixedISP:
-    """A non-learned ISP: a pair of pure functions of ``(image, CanonicalParams)`` driven by the shot's metadata."""
+    """A non-learned ISP: pure functions of ``(image, CanonicalParams)`` driven by the shot's metadata.
+
+    ``process`` maps a mosaic ``(B, 1, H, W)`` to sRGB ``(B, 3, H, W)``, ``unprocess`` sRGB to a mosaic, and
+    ``unprocess_rgb`` sRGB to the camera RGB ``(B, 3, H, W)`` that ``unprocess`` samples through the CFA (the
+    canonical and UPI-style ISPs define the one as the other plus the mosaic); without it an ISP has no camera RGB
+    to give and ``InferenceOptions(mosaic=False)`` is refused.
+    """
 
     name: str
     process: Callable[[torch.Tensor, CanonicalParams], torch.Tensor]
     unprocess: Callable[[torch.Tensor, CanonicalParams], torch.Tensor]
+    unprocess_rgb: Callable[[torch.Tensor, CanonicalParams], torch.Tensor] | None = None
 
     def forward(
         self, raw: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
@@ -156,7 +175,11 @@ class FixedISP:
     def inverse(
         self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
     ) -> torch.Tensor:
-        return self._run(self.unprocess, srgb, meta, options)
+        if options is None or options.mosaic:
+            return self._run(self.unprocess, srgb, meta, options)
+        if self.unprocess_rgb is None:
+            raise BadInputError(f"{self.name}: this inverse gives no camera RGB, only its mosaic")
+        return self._run(self.unprocess_rgb, srgb, meta, options)
 
     @staticmethod
     def _run(fn: Callable, x: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None):
@@ -167,12 +190,12 @@ class FixedISP:
 
 def canonical_isp(demosaic_method: str = "malvar") -> FixedISP:
     """CanoNet alone: demosaic, white balance, colour matrix, sRGB curve, and their exact inverses."""
-    return FixedISP("canonical", lambda raw, p: develop(raw, p, demosaic_method), undevelop)
+    return FixedISP("canonical", lambda raw, p: develop(raw, p, demosaic_method), undevelop, undevelop_rgb)
 
 
 def upi_isp() -> FixedISP:
     """The fixed "unprocessing" pipeline of Brooks et al. (with the shot's true white balance and matrix)."""
-    return FixedISP("upi", upi_process, upi_unprocess)
+    return FixedISP("upi", upi_process, upi_unprocess, upi_unprocess_rgb)
 
 
 def available_cameras() -> list[str]:
@@ -213,12 +236,14 @@ def load_isp(
         found = get_camera(camera)
         files, description = _weights_of(found)
         name = found.name
-    given = {"forward": forward_weights, "inverse": inverse_weights}
-    if any(given.values()):
-        files = CameraWeights(**{d: Path(given[d]) if given[d] else files.path(d) for d in given})
-        custom = [d for d in given if given[d]]
-        description = f"weight files for {', '.join(custom)}" + (f" ({name} otherwise)" if len(custom) < 2 else "")
-        name = name if camera is not None else "custom"
+    files_given = {"forward": forward_weights, "inverse": inverse_weights}
+    given = {d: Path(p) for d, p in files_given.items() if p and d in directions}
+    if given:
+        files = CameraWeights(**{d: given.get(d) or files.path(d) for d in ("forward", "inverse")})
+        # Provenance names the files actually loaded, never the camera whose weights they replaced.
+        own = [f"{d} weights of {description}" for d in directions if d not in given]
+        description = ", ".join([f"{d} weights {path}" for d, path in given.items()] + own)
+        name = "custom"
     isp = LearnedISP(name=name, forward_model=None, inverse_model=None, description=description)
     for direction in directions:
         path = files.path(direction)

@@ -15,13 +15,15 @@ from typer.testing import CliRunner
 from apps.cam2cam import (
     CameraTransfer,
     TransferSettings,
+    carry_mosaic,
     exposure_gain,
     same_light,
     sensor_to_sensor_matrix,
     target_shot,
 )
 from core_isp.cameras import get_camera, photo_white_balance
-from core_isp.canonical import srgb_decode, srgb_encode
+from core_isp.canonical import CanonicalParams, demosaic, highlight_threshold, srgb_decode, srgb_encode
+from core_isp.cfa import cfa_batch
 from core_isp.image import CameraImage
 from core_isp.io import read_raw
 from core_isp.io.dng import exif_from_metadata
@@ -114,6 +116,45 @@ def test_exact_isps_keep_the_colours_and_scale_the_light_by_sensitivity() -> Non
     assert (meta.make, meta.cfa_pattern, meta.white_level) == (SONY.make, "RGGB", SONY.sensor.white_level)
     assert result.record["exposure_gain"]["total"] == pytest.approx(0.8333, abs=1e-4)
     assert result.record["illuminant"]["source"] == "daylight" and result.record["noise_iso"] is None
+
+
+def _texture(seed: int = 0) -> torch.Tensor:
+    """Detail at every pixel, in muted colours every camera here sees inside its gamut: ``(1, 3, 64, 96)`` sRGB."""
+    g = torch.Generator().manual_seed(seed)
+    return (0.25 + 0.45 * torch.rand(1, 1, 64, 96, generator=g)) * (0.92 + 0.16 * torch.rand(1, 3, 64, 96, generator=g))
+
+
+def test_a_sensor_differing_only_in_its_cfa_phase_loses_no_detail() -> None:
+    """A's inverse gives camera RGB, all three colours at every pixel, which is sampled in B's CFA: each of B's sites
+    holds A's own value of its colour. A's mosaic in A's pattern would have to be re-interpolated at every site where
+    the patterns differ, blurring pixel-level detail that B's forward ISP then renders far from B's own picture."""
+    d90 = get_camera("nikon-d90")
+    rggb = dataclasses.replace(d90, name="d90-rggb", sensor=dataclasses.replace(d90.sensor, cfa_pattern="RGGB"))
+    photo = CameraImage(_texture(), (SHOT.replace(image_size_hw=(64, 96)),), "srgb")
+    result = _canonical(rggb, d90, white_balance="daylight", noise=False).transfer(photo)
+    assert result.raw.meta.cfa_pattern == "GBRG" and result.record["exposure_gain"]["total"] == pytest.approx(1.0)
+    recorded = canonical_isp().inverse(photo.pixels, [result.raw.meta])
+    torch.testing.assert_close(result.raw.pixels, recorded, atol=1e-5, rtol=0)
+
+
+def test_a_sensor_differing_in_its_colour_matrix_is_carried_without_interpolation() -> None:
+    """B's colour at a site mixes all three of A's. Carried from A's camera RGB, B's RAW of a textured photo is B's
+    own canonical RAW of it, scaled by the exposure gain and the two canonical ISPs' highlight rescales (the
+    threshold at which each white balance clips): exactly, where A's mosaic, demosaicked, misses by far more."""
+    photo = CameraImage(_texture(1), (SHOT.replace(image_size_hw=(64, 96)),), "srgb")
+    result = _canonical(NIKON, SONY, white_balance="daylight", noise=False).transfer(photo)
+    white = photo_white_balance(NIKON, SHOT, "daylight")
+    meta_a, meta_b = NIKON.raw_metadata(SHOT, white.gains, white.source), result.raw.meta
+    threshold_a, threshold_b = (highlight_threshold(p.wb_gains, p.clip_level)
+                                for p in (CanonicalParams.from_metadata([m]) for m in (meta_a, meta_b)))  # fmt: skip
+    gain = result.record["exposure_gain"]["total"]
+    expected = canonical_isp().inverse(photo.pixels, [meta_b]) * gain * float(threshold_a / threshold_b)
+    assert float(expected.min()) > 0.0 and float(expected.max()) < 1.0  # neither clamp nor white clip acts
+    torch.testing.assert_close(result.raw.pixels, expected, atol=1e-5, rtol=0)
+    # What the transfer did from A's mosaic: two of A's three colours at each site interpolated.
+    mosaic_a = canonical_isp().inverse(photo.pixels, [meta_a])
+    interpolated = carry_mosaic(demosaic(mosaic_a, cfa_batch([meta_a.cfa_pattern])), meta_a, meta_b, gain)
+    assert float((interpolated - expected).abs().mean()) > 100 * float((result.raw.pixels - expected).abs().mean())
 
 
 def test_the_same_camera_re_renders_the_photo() -> None:

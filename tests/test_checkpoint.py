@@ -70,7 +70,7 @@ def test_refuses_wrong_direction_config_or_version(tmp_path, inverse_model):
     with pytest.raises(BadInputError, match="weights do not match config 'base'"):
         load_checkpoint(tmp_path / "lying.safetensors", direction="inverse")
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
-    with pytest.raises(BadInputError, match="not a readable safetensors checkpoint"):
+    with pytest.raises(BadInputError, match="not a readable safetensors file"):
         load_checkpoint(tmp_path / "junk.safetensors", direction="inverse")
 
 

@@ -221,6 +221,26 @@ def test_file_skeleton_names_outputs_and_never_overwrites(tmp_path):
     assert status([a], tmp_path / "new" / "deeper" / "x.out") == 0  # a missing folder is made
 
 
+def test_to_srgb_and_to_raw_refuse_an_unusable_output_before_running_a_network(tmp_path, monkeypatch, caplog):
+    from typer.testing import CliRunner
+
+    from core_isp.isp import LearnedISP
+    from paramisp.cli import convert  # noqa: F401  (registers the commands)
+    from paramisp.cli.main import app
+
+    ran: list[str] = []
+    monkeypatch.setattr(LearnedISP, "forward", lambda *args, **kwargs: ran.append("forward"))
+    monkeypatch.setattr(LearnedISP, "inverse", lambda *args, **kwargs: ran.append("inverse"))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for command, source, output in (("to-srgb", DC50, "x.png"), ("to-raw", DATA / "exif" / "Canon_40D.jpg", "x.dng")):
+        for args in ([], ["--camera", "nikon-d7000"]):
+            caplog.clear()
+            result = CliRunner().invoke(app, [command, str(source), "-o", str(blocker / "sub" / output), *args])
+            assert result.exit_code == 2 and "(a-file is a file, not a folder)" in caplog.text, caplog.text
+    assert not ran
+
+
 def test_core_isp_imports_nothing_above_it():
     """The command line and the apps build on core_isp; the reverse would make the core depend on them."""
     root = Path(core_isp.__file__).parent

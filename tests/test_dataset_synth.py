@@ -4,6 +4,7 @@ resumption, shards, workers, bad input)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -140,6 +141,33 @@ def test_a_still_photo_gives_the_photo_back_and_a_shaken_one_blurs() -> None:
     assert shaken.record["shake_extent_px"] > 0
     detail = [float(torch.diff(x.pixels, dim=-1).abs().mean()) for x in (shaken.blurry, shaken.sharp)]
     assert detail[0] < 0.6 * detail[1]
+
+
+def test_an_inverse_that_misses_the_level_is_corrected_by_its_forward() -> None:
+    from core_isp.canonical.develop import undevelop
+    from core_isp.chain import fit_raw_level, to_raw
+    from core_isp.isp import FixedISP
+
+    exact = canonical_isp()
+    bright = FixedISP("too-bright", exact.process, lambda x, p: undevelop(x, p) * 1.6)
+    rng = np.random.default_rng(0)
+    coarse = torch.from_numpy(rng.random((1, 3, 10, 14), dtype=np.float32))  # smooth: demosaicing loses nothing
+    srgb = torch.nn.functional.interpolate(coarse, size=(300, 420), mode="bilinear").clamp(0.05, 0.7)
+    shot = CAMERA.raw_metadata(CameraMetadata(exposure_time_s=1 / 50, iso=800.0, f_number=4.0), (2.0, 1.0, 1.5), "user")
+    photo = CameraImage(srgb, (shot.replace(image_size_hw=(300, 420)),), "srgb")
+    raw = to_raw(photo, bright, list(photo.metadata))
+    assert fit_raw_level(raw, photo, exact) == pytest.approx(1 / 1.6, rel=0.03)
+    assert fit_raw_level(to_raw(photo, exact, list(photo.metadata)), photo, exact) == pytest.approx(1.0, rel=0.03)
+    plain = CameraMetadata(exposure_time_s=1 / 50, iso=400.0, f_number=4.0, image_size_hw=(64, 96))  # no HTP
+    frames = [CameraImage(srgb[..., :64, :96].clone(), (plain,), "srgb")] * 3
+    settings = SynthSettings(highlight_gain=(1.0, 1.0), white_balance="daylight", max_step_px=None)
+    fitted = BlurSynthesizer(CAMERA, bright, exact, settings).from_frames(frames, seed=0)
+    blind = BlurSynthesizer(CAMERA, bright, exact, replace(settings, fit_level=False)).from_frames(frames, seed=0)
+    assert fitted.record["level_gains"] == [pytest.approx(1 / 1.6, rel=0.03)] * 3
+    # The sharp target keeps the frames' brightness (the blurry shot's exposure is derived to keep it) only when fitted.
+    frame = frames[0].pixels[..., :64, :96]
+    assert float((fitted.sharp.pixels - frame).abs().mean()) < 0.03  # the shot keeps it to a third of a stop
+    assert float((blind.sharp.pixels - frame).mean()) > 0.05
 
 
 def test_shaking_keeps_the_cfa_phase() -> None:

@@ -1,4 +1,5 @@
-"""Full-resolution inference: tiled equals untiled, any size, CFA phase, precision and memory format."""
+"""Full-resolution inference: tiled equals untiled, any size, CFA phase, precision and memory format; the
+inverse's camera RGB before its mosaic, for every kind of ISP."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import torch
 import torch.nn.functional as F
 from test_models import META, make_model, model_input
 
+from core_isp.canonical import mosaic, undevelop
+from core_isp.cfa import cfa_batch
 from core_isp.errors import BadInputError
 from core_isp.inference import forward_isp, inverse_isp, round_up, run_tiled, tile_spans
+from core_isp.isp import FixedISP, InferenceOptions, LearnedISP, canonical_isp, upi_isp
 from core_isp.models import DIRECTIONS, ParamISP, ShotParams, get_config
 
 ISP = {"forward": forward_isp, "inverse": inverse_isp}
@@ -101,3 +105,44 @@ def test_image_smaller_than_globalnets_minimum(direction):
     model = make_model("small", direction)
     out = ISP[direction](model, model_input(direction, 2, 30, 22), [META, META.replace(iso=None)])
     assert out.shape == (2, 3 if direction == "forward" else 1, 30, 22) and torch.isfinite(out).all()
+
+
+# -- camera RGB before the mosaic (InferenceOptions(mosaic=False)) ---------------------------------------------------
+
+#: Two shots of different CFA phase in one batch: the RGB must be sampled per sample's own pattern.
+TWO_PHASES = [META.replace(cfa_pattern="GBRG"), META.replace(cfa_pattern="BGGR", wb_gains=(1.7, 1.0, 2.2))]
+
+
+def _sampled(rgb: torch.Tensor) -> torch.Tensor:
+    return mosaic(rgb, cfa_batch([m.cfa_pattern for m in TWO_PHASES]))  # type: ignore[misc]
+
+
+def _learned() -> LearnedISP:
+    return LearnedISP("test", forward_model=None, inverse_model=make_model("small", "inverse"))
+
+
+@pytest.mark.parametrize("isp", [_learned(), canonical_isp(), upi_isp()], ids=lambda isp: isp.name)
+def test_camera_rgb_sampled_through_the_cfa_is_the_mosaic(isp):
+    srgb = model_input("inverse", 2, 66, 90)  # padded to 68 x 92 by the learned ISP
+    for clip in (True, False):
+        rgb = isp.inverse(srgb, TWO_PHASES, InferenceOptions(tile=None, clip=clip, mosaic=False))
+        raw = isp.inverse(srgb, TWO_PHASES, InferenceOptions(tile=None, clip=clip))
+        assert rgb.shape == (2, 3, 66, 90) and raw.shape == (2, 1, 66, 90)
+        assert torch.equal(_sampled(rgb), raw)
+
+
+def test_learned_camera_rgb_tiled_equals_untiled():
+    isp, srgb = _learned(), model_input("inverse", 2, 250, 246)
+    whole = isp.inverse(srgb, TWO_PHASES, InferenceOptions(tile=None, mosaic=False))
+    tiled = isp.inverse(srgb, TWO_PHASES, InferenceOptions(tile=64, mosaic=False))
+    assert tiled.shape == whole.shape == (2, 3, 250, 246)
+    assert (tiled - whole).abs().max().item() < 1e-4
+    assert torch.equal(_sampled(tiled), isp.inverse(srgb, TWO_PHASES, InferenceOptions(tile=64)))
+
+
+def test_a_fixed_isp_without_camera_rgb_refuses_to_give_it():
+    mosaic_only = FixedISP("mosaic only", canonical_isp().process, undevelop)
+    srgb = model_input("inverse", 2, 8, 8)
+    assert mosaic_only.inverse(srgb, TWO_PHASES).shape == (2, 1, 8, 8)
+    with pytest.raises(BadInputError, match="no camera RGB"):
+        mosaic_only.inverse(srgb, TWO_PHASES, InferenceOptions(mosaic=False))

@@ -19,6 +19,7 @@ from core_isp.raw_domain import (
     blur_planes,
     clip_to_white,
     dn_to_normalised,
+    estimate_noise_fraction,
     noise_std,
     normalised_to_dn,
     pack_bayer,
@@ -200,6 +201,18 @@ def test_noise_is_reproducible_from_the_generator_and_keeps_dtype_and_gradients(
     std = noise_std(clean.detach(), [shot()], NOISE, 800)
     expected = 1 + NOISE.shot(800) * (a.detach() - clean.detach()) / (2 * std**2)
     torch.testing.assert_close(clean.grad, expected, rtol=0, atol=1e-3)
+
+
+def test_estimated_noise_fraction_recovers_the_share_of_the_model_noise_present():
+    # A smooth scene with edges (a ramp and a step): the probe must see the noise, not the signal.
+    axis = torch.linspace(0, 1, 256, dtype=torch.float64)
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+    clean = (0.05 + 0.4 * x + 0.3 * (y > 0.5))[None, None]
+    assert float(estimate_noise_fraction(clean, [shot()], NOISE, 400)[0]) < 0.05
+    for fraction in (0.3, 1.0, 2.0):
+        full, _ = add_sensor_noise(clean, [shot()], NOISE, 400, torch.Generator().manual_seed(1))
+        partial = clean + fraction * (full - clean)
+        assert float(estimate_noise_fraction(partial, [shot()], NOISE, 400)[0]) == pytest.approx(fraction, rel=0.06)
 
 
 # -- clipping -------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import warnings
@@ -17,6 +16,7 @@ import torch
 from PIL import Image
 
 from conftest import D30, DATA
+from core_isp.cameras import get_camera, photo_white_balance
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.io import find_camera_jpeg, read_raw, register_camera_jpeg
 from core_isp.io.camera_jpeg import warp_raw_to_jpeg
@@ -90,16 +90,59 @@ def test_to_raw_writes_a_dng_that_other_readers_open_upright_with_the_exif(tmp_p
         assert r.raw_image_visible.shape == stored.size_hw
         assert r.sizes.flip == 6  # LibRaw shows it upright
         assert r.other.iso_speed == 100
+        # LibRaw's own rendering (what dcraw_emu writes) comes out upright, with the photo's upright shape.
+        rendered = r.postprocess(use_camera_wb=True)
+    assert rendered.shape[:2] == tuple(to_upright_shape(stored.size_hw, stored.meta.orientation))
     with open(dng, "rb") as f:
         tags = exifread.process_file(f, details=False)
     assert str(tags["EXIF ExposureTime"]) == "1/160" and str(tags["EXIF FNumber"]) == "71/10"
     assert str(tags["EXIF FocalLength"]) == "135" and "Rotated 90 CW" in str(tags["Image Orientation"])
     assert "WB estimated" in str(tags["Image ImageDescription"]) and record["wb_source"] == "estimated"
-    if shutil.which("dcraw_emu") is None:
-        pytest.skip("dcraw_emu (libraw-bin) is not installed")
-    subprocess.run(["dcraw_emu", "-w", "-T", str(dng)], check=True, capture_output=True)
-    rendered = tifffile.imread(str(dng) + ".tiff")
-    assert rendered.shape[:2] == tuple(to_upright_shape(stored.size_hw, stored.meta.orientation))
+
+
+@pytest.fixture(scope="module")
+def coolpix_crop(tmp_path_factory):
+    """A 96x64 corner of a real camera JPEG with its EXIF: a bright scene (ISO 64, 1/75 s, f/5.9), so daylight."""
+    path = tmp_path_factory.mktemp("photos") / "dscn0010_crop.jpg"
+    im = Image.open(DATA / "exif" / "DSCN0010.jpg")
+    im.crop((0, 0, 96, 64)).save(path, exif=im.getexif().tobytes(), quality=95)
+    return path
+
+
+def dng_description(path) -> str:
+    with open(path, "rb") as f:
+        return str(exifread.process_file(f, details=False)["Image ImageDescription"])
+
+
+def test_to_raw_exif_overrides_change_only_what_they_name(tmp_path, coolpix_crop):
+    dng = tmp_path / "x.dng"
+    res = paramisp("to-raw", coolpix_crop, "-o", dng, "--camera", "nikon-d7000", "--iso", "1600",
+                   "--exposure-time", "0.5", "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    written = json.loads(res.stdout)[0]["metadata"]
+    recorded = read_image(coolpix_crop, to="sensor").meta
+    assert (written["iso"], written["exposure_time_s"]) == (1600, 0.5)
+    assert (written["f_number"], written["focal_length_mm"]) == (recorded.f_number, recorded.focal_length_mm)
+    # The light is the recorded shot's (bright: near daylight); the overrides alone would have made it indoor light.
+    camera = get_camera("nikon-d7000")
+    light = photo_white_balance(camera, recorded)
+    as_overridden = photo_white_balance(camera, recorded.with_exif(iso=1600, exposure_time_s=0.5))
+    assert light.cct_k > 5000 and as_overridden.cct_k < 4000
+    assert written["wb_gains"] == pytest.approx(light.gains)
+    assert light.describe() in dng_description(dng)
+
+
+def test_to_raw_provenance_names_the_weight_file_it_used(tmp_path, coolpix_crop):
+    mine = tmp_path / "mine.inverse.safetensors"
+    mine.write_bytes((weights_dir() / "generic.inverse.safetensors").read_bytes())
+    dng = tmp_path / "x.dng"
+    res = paramisp("to-raw", coolpix_crop, "-o", dng, "--camera", "nikon-d90", "--weights", mine, "--json")
+    assert res.returncode == 0, res.stderr
+    record = json.loads(res.stdout)[0]
+    assert record["camera"] == "nikon-d90" and record["weights"] == "custom"
+    assert record["weights_description"] == f"inverse weights {mine}"
+    for provenance in (dng_description(dng), res.stderr):
+        assert f"sensor of camera nikon-d90, inverse weights {mine}," in provenance
 
 
 def to_upright_shape(hw, orientation: int):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -169,9 +170,10 @@ def test_prepare_pairs_real_and_simulated_folders(tmp_path):
     assert pairs["canon_eos_d30"]["downscaled"] and abs(pairs["canon_eos_d30"]["scale"] - 2 / 3) < 0.005
     assert all(p["score"] > 0.9 for p in pairs.values())
     assert pairs["SIM_0001"]["has_clean"] and not pairs["SIM_0001"]["downscaled"]
-    assert [r["file"] for r in report["rejected"]] == ["kodak_dc50.kdc"] and "too small" in report["rejected"][0][
-        "reason"
-    ]
+    assert [r["file"] for r in report["rejected"]] == ["kodak_dc50.kdc"]
+    reason = report["rejected"][0]["reason"]  # the file is named once, by the record, not again by its reason
+    assert reason.startswith("no usable camera JPEG") and "too small" in reason
+    assert re.search(r"kodak_dc50\.kdc +rejected: no usable camera JPEG", res.stderr), res.stderr
     assert "score 0.9" in res.stderr  # the registration scores are printed
     index = json.loads((tmp_path / "cache" / "index.json").read_text())
     assert {p["split"] for p in index["pairs"]} <= {"train", "val"}

@@ -14,16 +14,15 @@ from apps.cam2cam.transfer import CameraTransfer, TransferResult, TransferSettin
 from core_isp.cameras import Camera, get_camera, resolve_camera
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.image import CameraImage
-from core_isp.io.dng import exif_from_metadata, write_dng
+from core_isp.io.dng import write_dng
 from core_isp.io.image_reader import read_image
 from core_isp.io.metadata_reader import IMAGE_SUFFIXES
-from core_isp.io.writers import write_image
 from core_isp.isp import InferenceOptions, LearnedISP, load_isp
-from core_isp.orientation import to_display
 from paramisp.cli.batch import run_file_command
-from paramisp.cli.common import check_choice, command_context, log, set_threads
+from paramisp.cli.common import check_choice, command_context, log, set_threads, write_render
 from paramisp.cli.main import app
 from paramisp.cli.options import (
+    SRGB_FORMATS,
     DeviceOption,
     ExposureOption,
     FNumberOption,
@@ -32,13 +31,13 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    QualityOption,
+    SrgbFormatOption,
     ThreadsOption,
     TileOption,
     VerboseOption,
+    WbOption,
 )
-
-#: ``--format`` -> output suffix.
-FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
 
 
 @app.command("cam2cam")
@@ -55,9 +54,7 @@ def cam2cam_command(
     to_weights: Annotated[
         Path | None, typer.Option("--to-weights", help="a forward checkpoint for the target camera instead")
     ] = None,
-    wb: Annotated[
-        str | None, typer.Option("--wb", help="the light: estimate (default), daylight, 3200K or R,G,B (photo camera)")
-    ] = None,
+    wb: WbOption = None,
     iso: IsoOption = None,
     exposure_time: ExposureOption = None,
     f_number: FNumberOption = None,
@@ -65,8 +62,8 @@ def cam2cam_command(
     noise: Annotated[bool, typer.Option("--noise/--no-noise", help="add the target camera's sensor noise")] = True,
     seed: Annotated[int, typer.Option("--seed", help="draws the noise (each photo: seed and file name)")] = 0,
     raw: Annotated[bool, typer.Option("--raw", help="also write the target camera's RAW as a DNG beside it")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="png, jpg or tif")] = "png",
-    quality: Annotated[int, typer.Option("--quality", help="JPEG quality")] = 95,
+    fmt: SrgbFormatOption = "png",
+    quality: QualityOption = 95,
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
@@ -80,7 +77,7 @@ def cam2cam_command(
     --iso etc. set the target's shot ("as if shot at ISO 1600"); the exposure time follows, keeping the brightness.
     """
     with command_context(verbose):
-        suffix = FORMATS[check_choice("--format", fmt, FORMATS)]
+        suffix = SRGB_FORMATS[check_choice("--format", fmt, SRGB_FORMATS)]
         set_threads(threads)
         settings = TransferSettings(white_balance=wb, iso=iso, exposure_time_s=exposure_time, f_number=f_number,
                                     focal_length_mm=focal_length, noise=noise)  # fmt: skip
@@ -108,7 +105,7 @@ def cam2cam_command(
             if camera.name == target.name:
                 log.info("%s: the photo's camera is %s itself: a re-render through it", path.name, target.name)
             result = transfer.transfer(photo, _file_seed(seed, path))
-            _write_srgb(target_path, result, suffix, quality, overwrite)
+            write_render(target_path, result.srgb, quality, overwrite)
             if dng_path is not None:
                 write_dng(dng_path, result.raw.pixels[0, 0], result.raw.meta, overwrite=overwrite,
                           description=_description(path, result, inverse, forward))  # fmt: skip
@@ -137,15 +134,6 @@ def _photo_and_camera(path: Path, fixed: Camera | None) -> tuple[CameraImage, Ca
 def _file_seed(seed: int, path: Path) -> int:
     """One noise seed per photo from the run's seed and the file's name: photos of one size get other noise."""
     return int.from_bytes(hashlib.sha256(f"{seed}:{path.name}".encode()).digest()[:8], "little") >> 1
-
-
-def _write_srgb(path: Path, result: TransferResult, suffix: str, quality: int, overwrite: bool) -> None:
-    """Upright, as a photo is viewed; a JPEG carries the target camera's EXIF for the shot."""
-    meta = result.srgb.meta
-    upright = to_display(result.srgb.pixels[0], meta.orientation)
-    size_hw = (int(upright.shape[-2]), int(upright.shape[-1]))
-    jpeg = {"quality": quality, "exif": exif_from_metadata(meta.replace(orientation=1), size_hw)}
-    write_image(path, upright, overwrite=overwrite, **(jpeg if suffix == ".jpg" else {}))
 
 
 def _description(path: Path, result: TransferResult, inverse: LearnedISP, forward: LearnedISP) -> str:

@@ -2,18 +2,20 @@
 
 Camera A took the photo; camera B is the target. Step by step:
 
-1. A's inverse ISP, given the photo's EXIF and its illuminant, predicts A's RAW. The inverse predicts the *clean*
-   mosaic, so A's noise is left behind here.
-2. Demosaic, then A's camera RGB -> white-balanced linear sRGB (A's white balance and colour matrix for that
-   illuminant) -> B's camera RGB (B's matrix and white balance for the same illuminant): the same light, seen by
-   B's sensor. For one illuminant both cameras' white balance and matrix describe the same scene colours, which
-   is how the simulated cameras are built too (``core_isp.simulation.render``).
+1. A's inverse ISP, given the photo's EXIF and its illuminant, predicts A's camera RGB: the *clean* RAW, so A's
+   noise is left behind here, at full resolution with all three colours at every pixel
+   (``InferenceOptions(mosaic=False)``: the inverse stops before it would sample them through A's CFA).
+2. A's camera RGB -> white-balanced linear sRGB (A's white balance and colour matrix for that illuminant) -> B's
+   camera RGB (B's matrix and white balance for the same illuminant): the same light, seen by B's sensor. For one
+   illuminant both cameras' white balance and matrix describe the same scene colours, which is how the simulated
+   cameras are built too (``core_isp.simulation.render``). B's colour at a site mixes all three of A's, so A's
+   mosaic would not do: two of them would be interpolated, a softer RAW than B's sensor records.
 3. Exposure: the scene's light is the same. A RAW level is proportional to the scene's light times
    ``t * ISO / N^2`` (the exposure the camera metered), the sensor's sensitivity (:attr:`SensorLayout.mid_grey_raw`,
    the level a metered mid grey reaches; unknown on either camera: taken as equal) and the share of the recorded
    ISO the sensor really ran at (highlight-tone priority holds it a stop down). B's level is A's times the ratio
    of those (:func:`exposure_gain`).
-4. B's CFA (re-mosaic), B's Poisson-Gaussian noise at the analogue ISO of B's shot, the clip at B's white level.
+4. B's CFA (the mosaic), B's Poisson-Gaussian noise at the analogue ISO of B's shot, the clip at B's white level.
 5. B's forward ISP renders that RAW with B's metadata.
 
 B's shot is the photo's unless told otherwise ("as if B had shot it at ISO 1600", :class:`TransferSettings`):
@@ -28,21 +30,23 @@ exactly A's white.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core_isp.cameras import Camera, WhiteBalance, photo_white_balance
-from core_isp.canonical import apply_ccm, demosaic, mosaic
+from core_isp.canonical import apply_ccm, mosaic
 from core_isp.cfa import cfa_batch
-from core_isp.chain import to_raw, to_srgb
+from core_isp.chain import to_srgb
 from core_isp.colour import neutral_from_wb_gains, wb_gains_from_neutral
+from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.isp import ISP, InferenceOptions, load_isp
 from core_isp.metadata import OPTICAL_FIELDS, CameraMetadata, source_field
 from core_isp.raw_domain import add_sensor_noise, clip_to_white, saturation_mask
+from core_isp.tensor_checks import check_shape
 
 #: Source recorded for B's exposure time when it moved to keep the metered exposure.
 KEPT_EXPOSURE = "kept exposure"
@@ -164,17 +168,18 @@ def target_shot(
     return shot, defaults
 
 
-def carry_mosaic(raw: torch.Tensor, source: CameraMetadata, target: CameraMetadata, gain: float) -> torch.Tensor:
-    """A's mosaic ``(1, 1, H, W)`` -> the noise-free mosaic B records for the same light ``(1, 1, H, W)``.
+def carry_mosaic(camera_rgb: torch.Tensor, source: CameraMetadata, target: CameraMetadata, gain: float) -> torch.Tensor:
+    """A's camera RGB ``(1, 3, H, W)`` -> the noise-free mosaic B records for the same light ``(1, 1, H, W)``.
 
-    Demosaic in A's CFA, A's camera RGB -> B's (:func:`sensor_to_sensor_matrix`), times ``gain``, sampled through
-    B's CFA. Light is not negative (interpolation can undershoot at edges); B's clip comes after its noise.
+    A's camera RGB -> B's (:func:`sensor_to_sensor_matrix`), times ``gain``, sampled through B's CFA: each site of
+    B's mosaic is B's colour there mixed from A's three at that very pixel, nothing interpolated. Light is not
+    negative (the matrix's negative terms can undershoot on saturated colours); B's clip comes after its noise.
     """
+    check_shape(camera_rgb, "1,3,H,W", "camera_rgb")
     matrix = torch.from_numpy(sensor_to_sensor_matrix(source, target))[None]
-    # In the mosaic's own precision (float32 from an ISP): a full-resolution photo's demosaic is the largest buffer.
-    camera_rgb = demosaic(raw, cfa_batch([source.cfa_pattern], raw.device))  # type: ignore[list-item]
+    # In the camera RGB's own precision (float32 from an ISP): a full-resolution photo's RGB is the largest buffer.
     target_rgb = apply_ccm(camera_rgb, matrix) * gain
-    return mosaic(target_rgb, cfa_batch([target.cfa_pattern], raw.device)).clamp(min=0.0)  # type: ignore[list-item]
+    return mosaic(target_rgb, cfa_batch([target.cfa_pattern], camera_rgb.device)).clamp(min=0.0)  # type: ignore[list-item]
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,8 @@ class CameraTransfer:
 
         ``seed`` draws B's noise: the same seed gives the same result.
         """
+        if photo.space != "srgb":
+            raise BadInputError(f"cam2cam takes an sRGB photo, got {photo.space}")
         settings = self.settings
         exif = photo.meta.replace(image_size_hw=photo.size_hw)
         # The light is estimated from the exposure as the photo recorded it, not as B's shot changes it.
@@ -221,9 +228,11 @@ class CameraTransfer:
         shot_b, defaults = target_shot(exif, self.target, settings)
         meta_a = self.source.raw_metadata(exif, white_a.gains, white_a.source)
         meta_b = self.target.raw_metadata(shot_b, white_b.gains, white_b.source)
-        raw_a = to_raw(photo, self.inverse, [meta_a], self.options)
+        # A's camera RGB, not its mosaic: B's colour at a site mixes all three of A's (module notes, step 2).
+        rgb_options = replace(self.options or InferenceOptions(), mosaic=False)
+        camera_rgb = self.inverse.inverse(photo.pixels, [meta_a], rgb_options)
         gain = exposure_gain(self.source, exif, self.target, shot_b)
-        signal = carry_mosaic(raw_a.pixels, meta_a, meta_b, gain.total)
+        signal = carry_mosaic(camera_rgb, meta_a, meta_b, gain.total)
         noise_iso = self.target.sensor.analog_iso(float(shot_b.iso))  # type: ignore[arg-type]
         if settings.noise:
             generator = torch.Generator().manual_seed(seed)

@@ -209,7 +209,7 @@ def read_manifests(out: Path, repair: bool = False) -> dict[str, dict[str, objec
     return done
 
 
-def _append(path: Path, record: dict[str, object]) -> None:
+def append_record(path: Path, record: dict[str, object]) -> None:
     with path.open("a") as f:
         f.write(json.dumps(record, sort_keys=True) + "\n")
         f.flush()
@@ -294,7 +294,7 @@ def run_job(
     bar = tqdm(total=len(todo), desc="synth-blur", unit="sample", disable=not progress, dynamic_ncols=True)
 
     def record(r: dict[str, object]) -> None:
-        _append(manifest, r)
+        append_record(manifest, r)
         if on_record:
             on_record(r)
         bar.update(1)

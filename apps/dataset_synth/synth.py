@@ -2,7 +2,9 @@
 
 The physics, step by step (each a :mod:`core_isp.raw_domain` op on the frames' mosaics):
 
-1. every frame -> the camera's RAW through the inverse ISP with the frame's own shot parameters;
+1. every frame -> the camera's RAW through the inverse ISP with the frame's own shot parameters, its level checked
+   against the forward ISP (:func:`core_isp.chain.fit_raw_level`: the gain at which the forward re-renders the
+   frame; one fit per distinct set of shot parameters), since adding light across frames needs the level right;
 2. each frame brought to the blurry shot's exposure: a linear sensor's level is proportional to ``t * ISO / N^2``
    (the analogue ISO: a camera with highlight-tone priority runs the sensor a stop below the recorded ISO), so frame
    ``i`` is scaled by ``(T ISO / N^2)_blurry / (t ISO / N^2)_i``;
@@ -13,7 +15,9 @@ The physics, step by step (each a :mod:`core_isp.raw_domain` op on the frames' m
 4. where neighbouring frames moved more than :attr:`SynthSettings.max_step_px` apart, in-between frames are
    interpolated along optical flow (:mod:`apps.dataset_synth.interpolate`) so the blur is a streak, not ghosts;
    the frames are added up (light adds up over the exposure), the sensor clips at its white level, the camera's
-   Poisson-Gaussian noise for the blurry shot's ISO is added and the signal quantised to the sensor's DN;
+   Poisson-Gaussian noise for the blurry shot's (analogue) ISO is added, less what the summed frames already carry
+   (:func:`core_isp.raw_domain.estimate_noise_fraction`: photos keep part of their noise through noise reduction
+   and the inverse ISP, and noise adds up with the light), and the signal quantised to the sensor's DN;
 5. the forward ISP renders it with the blurry shot's parameters.
 
 The sharp target is the centre frame through steps 1-3, clipped, without noise, rendered by the same forward ISP at
@@ -32,7 +36,7 @@ import torch
 from apps.dataset_synth.interpolate import interpolate_frames
 from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults
 from core_isp.cameras import Camera, exposure_level, photo_white_balance
-from core_isp.chain import to_raw, to_srgb
+from core_isp.chain import fit_raw_level, to_raw, to_srgb
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.isp import ISP, InferenceOptions
@@ -42,6 +46,7 @@ from core_isp.raw_domain import (
     average_frames,
     clip_to_white,
     dn_to_normalised,
+    estimate_noise_fraction,
     normalised_to_dn,
     pack_bayer,
     saturation_mask,
@@ -69,6 +74,8 @@ class SynthSettings:
     frame_defaults: FrameDefaults = field(default_factory=FrameDefaults)
     #: Frames moving more than this (mosaic pixels, 95th percentile) apart get in-between frames; None: never.
     max_step_px: float | None = 2.0
+    #: Correct each frame's RAW level so the forward ISP re-renders the frame (see the module notes, step 1).
+    fit_level: bool = True
     #: Photos: sub-frames a shake path is sampled at, and the ranges the path is drawn from.
     photo_subframes: int = 16
     shake: ShakeRanges = DEFAULT_SHAKE
@@ -76,7 +83,7 @@ class SynthSettings:
     def to_dict(self) -> dict[str, object]:
         return {"shot": self.shot.to_dict(), "highlight_gain": list(self.highlight_gain),
                 "white_balance": self.white_balance, "frame_defaults": self.frame_defaults.__dict__,
-                "max_step_px": self.max_step_px, "photo_subframes": self.photo_subframes,
+                "max_step_px": self.max_step_px, "fit_level": self.fit_level, "photo_subframes": self.photo_subframes,
                 "shake": self.shake.to_dict()}  # fmt: skip
 
 
@@ -96,6 +103,7 @@ def raw_frames(
     frames: Sequence[CameraImage],
     camera: Camera,
     inverse: ISP,
+    forward: ISP,
     settings: SynthSettings,
     options: InferenceOptions | None = None,
     frame_exposure_s: float | None = None,
@@ -103,7 +111,8 @@ def raw_frames(
     """sRGB frames (each ``(1, 3, H, W)``, same size) -> their RAW ``(T, 1, H, W)`` through the inverse ISP.
 
     Missing shot parameters are filled from ``settings.frame_defaults`` (``frame_exposure_s`` first, e.g. a
-    video's frame interval); one white balance, chosen on the centre frame, holds for all (one light).
+    video's frame interval); one white balance, chosen on the centre frame, holds for all (one light). With
+    ``settings.fit_level`` the levels are checked against ``forward`` (module notes, step 1).
     """
     if not frames:
         raise BadInputError("no frames to synthesise from")
@@ -116,10 +125,24 @@ def raw_frames(
     white = photo_white_balance(camera, metas[len(metas) // 2], settings.white_balance)
     records = [camera.raw_metadata(m, white.gains, white.source) for m in metas]
     h, w = size[0] // 2 * 2, size[1] // 2 * 2  # whole Bayer cells
-    mosaics = [to_raw(f.with_pixels(f.pixels[..., :h, :w]), inverse, [r.replace(image_size_hw=(h, w))], options)
-               for f, r in zip(frames, records, strict=True)]  # fmt: skip
-    stacked = CameraImage(torch.cat([m.pixels for m in mosaics]), tuple(m.meta for m in mosaics), "raw")
-    return stacked, {"white_balance": white.describe(), "wb_gains": [round(g, 5) for g in white.gains]}
+    photos = [f.with_pixels(f.pixels[..., :h, :w]) for f in frames]
+    mosaics = [to_raw(p, inverse, [r.replace(image_size_hw=(h, w))], options)
+               for p, r in zip(photos, records, strict=True)]  # fmt: skip
+    level_gains = [1.0] * len(mosaics)
+    if settings.fit_level:
+        # Frames shot alike share one fit, made on the middle frame of the group.
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(records):
+            groups.setdefault((r.exposure_time_s, r.iso, r.f_number), []).append(i)
+        for members in groups.values():
+            middle = members[len(members) // 2]
+            gain = fit_raw_level(mosaics[middle], photos[middle], forward, options)
+            for i in members:
+                level_gains[i] = gain
+    pixels = torch.cat([m.pixels * g for m, g in zip(mosaics, level_gains, strict=True)])
+    stacked = CameraImage(pixels, tuple(m.meta for m in mosaics), "raw")
+    return stacked, {"white_balance": white.describe(), "wb_gains": [round(g, 5) for g in white.gains],
+                     "level_gains": [round(g, 4) for g in level_gains]}  # fmt: skip
 
 
 def shake_photo(raw: CameraImage, path: ShakePath) -> CameraImage:
@@ -184,7 +207,13 @@ def blur_from_raw(
         total, _ = average_frames(extended[None], [[shot] * len(metas)])
     clipped, _ = clip_to_white(total, [shot])
     generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
-    noisy, _ = add_sensor_noise(clipped, [shot], camera.noise, float(shot.iso), generator)
+    analog_iso = camera.sensor.analog_iso(float(shot.iso))
+    # Frames from photos carry what their noise reduction left of their own noise, and it adds up with them: only
+    # the variance still missing from the shot's is added.
+    present = float(estimate_noise_fraction(clipped, [shot], camera.noise, analog_iso)[0])
+    top_up = max(0.0, 1.0 - present**2) ** 0.5
+    full, _ = add_sensor_noise(clipped, [shot], camera.noise, analog_iso, generator)
+    noisy = clipped + top_up * (full - clipped)
     blurry_raw = CameraImage(quantise(noisy, [shot]).float(), (shot,), "raw")
     centre = len(metas) // 2
     sharp_level = extended[centre : centre + 1] * (shares if summed_exposure else 1.0)
@@ -197,6 +226,7 @@ def blur_from_raw(
         "highlight_gain": round(highlight, 4),
         "interpolated_per_gap": inserted,
         "clipped_share": round(float(saturation_mask(clipped, [shot]).float().mean()), 6),
+        "noise_present": round(present, 4),
     }
     return BlurSample(to_srgb(blurry_raw, forward, options), to_srgb(sharp_raw, forward, options), blurry_raw,
                       sharp_raw, record)  # fmt: skip
@@ -217,14 +247,15 @@ class BlurSynthesizer:
     ) -> BlurSample:
         """Consecutive sharp sRGB frames (each ``(1, 3, H, W)``) of one motion -> a blurry/sharp pair."""
         rng = np.random.default_rng(seed)
-        raw, colour = raw_frames(frames, self.camera, self.inverse, self.settings, self.options, frame_exposure_s)
+        raw, colour = raw_frames(frames, self.camera, self.inverse, self.forward, self.settings, self.options,
+                                frame_exposure_s)  # fmt: skip
         sample = blur_from_raw(raw, self.camera, self.forward, self.settings, rng, True, self.options)
         return _with(sample, colour)
 
     def from_photo(self, photo: CameraImage, seed: int) -> BlurSample:
         """A sharp sRGB photo ``(1, 3, H, W)`` -> a pair blurred by a drawn hand-held shake path."""
         rng = np.random.default_rng(seed)
-        raw, colour = raw_frames([photo], self.camera, self.inverse, self.settings, self.options)
+        raw, colour = raw_frames([photo], self.camera, self.inverse, self.forward, self.settings, self.options)
         path = sample_shake(rng, self.settings.photo_subframes, raw.size_hw, self.settings.shake)
         sample = blur_from_raw(shake_photo(raw, path), self.camera, self.forward, self.settings, rng, False,
                                self.options)  # fmt: skip

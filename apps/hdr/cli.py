@@ -24,6 +24,7 @@ from paramisp.cli.batch import expand_inputs, output_targets, run_batch, run_fil
 from paramisp.cli.common import check_choice, command_context, emit_json, log, set_threads
 from paramisp.cli.main import app
 from paramisp.cli.options import (
+    CameraOption,
     DeviceOption,
     ExposureOption,
     FNumberOption,
@@ -34,15 +35,12 @@ from paramisp.cli.options import (
     ThreadsOption,
     TileOption,
     VerboseOption,
+    WbOption,
 )
 
 hdr_app = typer.Typer(no_args_is_help=True, help="HDR images made in RAW through a camera's inverse ISP.")
 app.add_typer(hdr_app, name="hdr")
 
-CameraOption = Annotated[
-    str | None, typer.Option("--camera", help="a shipped or stored camera (default: by the files' make/model)")
-]
-WbOption = Annotated[str | None, typer.Option("--wb", help="estimate (default), daylight, 3200K or R,G,B gains")]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="exr (OpenEXR) or hdr (Radiance), for folders")]
 PreviewOption = Annotated[bool, typer.Option("--preview/--no-preview", help="also write NAME_preview.png")]
 _FORMATS = ("exr", "hdr")

@@ -11,7 +11,7 @@ from core_isp.canonical.colour_ops import (
     invert_wb,
 )
 from core_isp.canonical.demosaic import DEMOSAIC_METHODS, demosaic, mirror_pad, mosaic
-from core_isp.canonical.develop import CanonicalParams, develop, undevelop
+from core_isp.canonical.develop import CanonicalParams, develop, undevelop, undevelop_rgb
 from core_isp.canonical.tone import srgb_decode, srgb_encode
 
 __all__ = [
@@ -32,4 +32,5 @@ __all__ = [
     "srgb_decode",
     "srgb_encode",
     "undevelop",
+    "undevelop_rgb",
 ]

@@ -86,14 +86,21 @@ def develop(raw: torch.Tensor, params: CanonicalParams, demosaic_method: str = "
     return srgb_encode(rgb.clamp(0.0, 1.0))
 
 
-def undevelop(srgb: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
-    """The canonical inverse of :func:`develop`: ``(B, 3, H, W)`` sRGB -> ``(B, 1, H, W)`` normalised mosaic.
+def undevelop_rgb(srgb: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
+    """The canonical inverse of :func:`develop` up to the mosaic: ``(B, 3, H, W)`` sRGB -> ``(B, 3, H, W)``
+    normalised camera RGB (every colour at every pixel, in the mosaic's normalisation).
 
-    sRGB decoding -> inverse colour matrix -> inverse white balance -> mosaic (the highlight rescale is
-    undone too, so ``undevelop(develop(x))`` returns x on unclipped sites).
+    sRGB decoding -> inverse colour matrix -> inverse white balance (the highlight rescale is undone too).
     """
     check_shape(srgb, "B,3,H,W", "srgb")
     rgb = invert_ccm(srgb_decode(srgb.clamp(0.0, 1.0)), params.ccm)
     threshold = highlight_threshold(params.wb_gains, params.clip_level)
-    rgb = invert_wb(rgb * threshold.to(rgb).view(-1, 1, 1, 1), params.wb_gains)
-    return mosaic(rgb, params.cfa)
+    return invert_wb(rgb * threshold.to(rgb).view(-1, 1, 1, 1), params.wb_gains)
+
+
+def undevelop(srgb: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
+    """The canonical inverse of :func:`develop`: ``(B, 3, H, W)`` sRGB -> ``(B, 1, H, W)`` normalised mosaic.
+
+    :func:`undevelop_rgb` sampled through the CFA, so ``undevelop(develop(x))`` returns x on unclipped sites.
+    """
+    return mosaic(undevelop_rgb(srgb, params), params.cfa)

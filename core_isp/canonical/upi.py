@@ -1,9 +1,9 @@
 """The fixed "unprocessing" pipeline of Brooks et al. (CVPR 2019), the classic non-learned baseline.
 
 ``upi_process`` (RAW -> sRGB): white balance -> demosaic -> colour matrix -> clip -> gamma 1/2.2 ->
-smoothstep tone curve; ``upi_unprocess`` (sRGB -> RAW) mirrors it step by step. Both take the shot's true
-white balance and matrix, so what they miss is only the camera's own rendering (tone, noise reduction,
-sharpening, saturation, shot-dependent choices).
+smoothstep tone curve; ``upi_unprocess`` (sRGB -> RAW) mirrors it step by step (``upi_unprocess_rgb`` stops
+before the mosaic). Both take the shot's true white balance and matrix, so what they miss is only the camera's
+own rendering (tone, noise reduction, sharpening, saturation, shot-dependent choices).
 """
 
 from __future__ import annotations
@@ -38,8 +38,14 @@ def upi_process(raw: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
     return smoothstep(rgb ** (1.0 / GAMMA))
 
 
-def upi_unprocess(srgb: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
-    """``(B, 3, H, W)`` sRGB in [0, 1] -> ``(B, 1, H, W)`` normalised mosaic."""
+def upi_unprocess_rgb(srgb: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
+    """``(B, 3, H, W)`` sRGB in [0, 1] -> ``(B, 3, H, W)`` normalised camera RGB, before the mosaic."""
     check_shape(srgb, "B,3,H,W", "srgb")
     rgb = inverse_smoothstep(srgb).clamp(min=1e-8) ** GAMMA
-    return mosaic(invert_wb(invert_ccm(rgb, params.ccm), params.wb_gains), params.cfa)
+    return invert_wb(invert_ccm(rgb, params.ccm), params.wb_gains)
+
+
+def upi_unprocess(srgb: torch.Tensor, params: CanonicalParams) -> torch.Tensor:
+    """``(B, 3, H, W)`` sRGB in [0, 1] -> ``(B, 1, H, W)`` normalised mosaic: :func:`upi_unprocess_rgb` sampled
+    through the CFA."""
+    return mosaic(upi_unprocess_rgb(srgb, params), params.cfa)

@@ -17,7 +17,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from core_isp.canonical import apply_ccm, apply_wb, demosaic, invert_ccm, invert_wb, mosaic
+from core_isp.canonical import apply_ccm, apply_wb, demosaic, invert_ccm, invert_wb
+from core_isp.canonical import mosaic as sample_cfa
 from core_isp.errors import BadInputError
 from core_isp.models.config import ParamISPConfig
 from core_isp.models.context import GlobalContext, context_shape, resize_for_context
@@ -78,12 +79,15 @@ class ParamISP(nn.Module):
             # The paper clips to [0, 1] here, before the CCM, and nowhere after it.
             return apply_ccm(rgb.clamp(0.0, 1.0), shots.ccm)
 
-    def from_network(self, y: torch.Tensor, shots: ShotParams) -> torch.Tensor:
-        """The canonical steps after the learned part: identity forward, CCM^-1, / WB, mosaic inverse."""
+    def from_network(self, y: torch.Tensor, shots: ShotParams, mosaic: bool = True) -> torch.Tensor:
+        """The canonical steps after the learned part: identity forward; inverse, CCM^-1 and / WB to camera RGB,
+        then the CFA sampling -> ``(B, 1, H, W)`` mosaic, or without ``mosaic`` the camera RGB ``(B, 3, H, W)``
+        it would sample (every colour at every pixel, normalised alike)."""
         if self.direction == "forward":
             return y
         with torch.autocast(y.device.type, enabled=False):
-            return mosaic(invert_wb(invert_ccm(y.float(), shots.ccm), shots.wb_gains), shots.cfa)
+            rgb = invert_wb(invert_ccm(y.float(), shots.ccm), shots.wb_gains)
+            return sample_cfa(rgb, shots.cfa) if mosaic else rgb
 
     def learned(
         self, x: torch.Tensor, h: torch.Tensor, context: GlobalContext | None = None

@@ -12,7 +12,7 @@ from core_isp.raw_domain.clipping import clip_to_white, saturation_mask
 from core_isp.raw_domain.exposure import scale_exposure
 from core_isp.raw_domain.levels import dn_to_normalised, normalised_to_dn, site_levels_dn
 from core_isp.raw_domain.motion import EXPOSURE_MATCH_RTOL, average_frames, blur_planes, warp_planes
-from core_isp.raw_domain.noise import add_sensor_noise, noise_std
+from core_isp.raw_domain.noise import add_sensor_noise, estimate_noise_fraction, noise_std
 
 __all__ = [
     "EXPOSURE_MATCH_RTOL",
@@ -22,6 +22,7 @@ __all__ = [
     "blur_planes",
     "clip_to_white",
     "dn_to_normalised",
+    "estimate_noise_fraction",
     "noise_std",
     "normalised_to_dn",
     "pack_bayer",

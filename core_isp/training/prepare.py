@@ -159,7 +159,9 @@ def prepare_folder(folder: Path, cache: Path, overwrite: bool = False, progress:
         try:
             arrays, record = prepare_one(path)
         except BadInputError as e:
-            report.rejected.append({"file": path.name, "reason": " ".join(str(e).split())})
+            # The readers' messages start with the file's name, which the record already holds.
+            reason = " ".join(str(e).split()).removeprefix(f"{path.name}: ")
+            report.rejected.append({"file": path.name, "reason": reason})
             continue
         for key, arr in arrays.items():
             with atomic_write(cache / "pairs" / f"{path.stem}.{key}.npy", overwrite=True) as tmp, open(tmp, "wb") as f:

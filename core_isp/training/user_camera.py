@@ -200,4 +200,3 @@ def _cached(path: Path, compute: Any) -> dict[str, Any]:
     tmp.write_text(json.dumps(result, indent=1, default=str))
     tmp.replace(path)
     return result
-

@@ -14,11 +14,15 @@ import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from core_isp.errors import BadInputError, ParamispError
+
+if TYPE_CHECKING:
+    from core_isp.image import CameraImage
 
 log = logging.getLogger("paramisp")
 
@@ -93,3 +97,19 @@ def command_context(verbose: bool) -> Iterator[None]:
             one_line(e),
         )
         raise SystemExit(EXIT_RUNTIME) from None
+
+
+def write_render(path: Path, srgb: CameraImage, quality: int = 95, overwrite: bool = False) -> None:
+    """One sRGB render ``(1, 3, H, W)`` in sensor orientation, written upright as photos are viewed; a JPEG
+    carries the shot's EXIF (orientation 1, since the pixels are upright)."""
+    from core_isp.io.dng import exif_from_metadata
+    from core_isp.io.writers import write_image
+    from core_isp.orientation import to_display
+
+    meta = srgb.meta
+    upright = to_display(srgb.pixels[0], meta.orientation)
+    extra: dict[str, Any] = {}
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        size_hw = (int(upright.shape[-2]), int(upright.shape[-1]))
+        extra = {"quality": quality, "exif": exif_from_metadata(meta.replace(orientation=1), size_hw)}
+    write_image(path, upright, overwrite=overwrite, **extra)

@@ -17,19 +17,20 @@ from typing import Annotated
 import typer
 
 from core_isp.cameras import camera_for, photo_white_balance, resolve_camera
+from core_isp.chain import to_srgb
 from core_isp.errors import MetadataWarning
-from core_isp.io.dng import exif_from_metadata, write_dng
+from core_isp.io.dng import write_dng
 from core_isp.io.image_reader import read_image
 from core_isp.io.metadata_reader import IMAGE_SUFFIXES, RAW_SUFFIXES
 from core_isp.io.raw_reader import read_raw
-from core_isp.io.writers import write_image
 from core_isp.isp import InferenceOptions, LearnedISP, load_isp
 from core_isp.metadata import CameraMetadata
-from core_isp.orientation import to_display
 from paramisp.cli.batch import run_file_command
-from paramisp.cli.common import check_choice, command_context, log, set_threads
+from paramisp.cli.common import check_choice, command_context, log, set_threads, write_render
 from paramisp.cli.main import app
 from paramisp.cli.options import (
+    SRGB_FORMATS,
+    CameraOption,
     DeviceOption,
     ExposureOption,
     FNumberOption,
@@ -38,16 +39,12 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    SrgbFormatOption,
     ThreadsOption,
     TileOption,
     VerboseOption,
+    WbOption,
 )
-
-#: ``to-srgb --format`` -> output suffix.
-_SRGB_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
-CameraOption = Annotated[
-    str | None, typer.Option("--camera", help="a shipped or stored camera (default: by the file's make/model)")
-]
 
 
 @app.command("to-srgb")
@@ -56,7 +53,7 @@ def to_srgb_command(
     out: OutOption,
     camera: CameraOption = None,
     weights: Annotated[Path | None, typer.Option("--weights", "-w", help="a forward checkpoint instead")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="png, jpg or tif")] = "png",
+    fmt: SrgbFormatOption = "png",
     iso: IsoOption = None,
     exposure_time: ExposureOption = None,
     f_number: FNumberOption = None,
@@ -70,7 +67,7 @@ def to_srgb_command(
 ) -> None:
     """Render RAW files with the learned forward ISP (upright sRGB)."""
     with command_context(verbose):
-        suffix = _SRGB_FORMATS[check_choice("--format", fmt, _SRGB_FORMATS)]
+        suffix = SRGB_FORMATS[check_choice("--format", fmt, SRGB_FORMATS)]
         set_threads(threads)
         fixed = load_isp(camera, forward_weights=weights, directions=("forward",), device=device) if (
             camera or weights) else None  # fmt: skip
@@ -83,11 +80,8 @@ def to_srgb_command(
             meta = raw.meta.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
                                           focal_length_mm=focal_length)  # fmt: skip
             isp = fixed or _isp_for(meta, device)
-            srgb = isp.forward(raw.tensor(), [meta], options)[0]
-            upright = to_display(srgb, meta.orientation)
-            exif = {"exif": exif_from_metadata(meta.replace(orientation=1), tuple(upright.shape[-2:]))} if (
-                suffix == ".jpg") else {}  # fmt: skip
-            write_image(target, upright, overwrite=overwrite, **exif)
+            write_render(target, to_srgb(raw.with_pixels(raw.tensor(), metadata=[meta]), isp, options),
+                         overwrite=overwrite)  # fmt: skip
             log.info("%s -> %s (%s)", path, target, isp.description)
             return {"output": str(target), "weights": isp.name, "weights_description": isp.description,
                     "metadata": meta.to_dict()}  # fmt: skip
@@ -112,9 +106,7 @@ def to_raw_command(
     out: OutOption,
     camera: CameraOption = None,
     weights: Annotated[Path | None, typer.Option("--weights", "-w", help="an inverse checkpoint instead")] = None,
-    wb: Annotated[
-        str | None, typer.Option("--wb", help="estimate (default), daylight, a temperature (3200K) or R,G,B gains")
-    ] = None,
+    wb: WbOption = None,
     iso: IsoOption = None,
     exposure_time: ExposureOption = None,
     f_number: FNumberOption = None,
@@ -126,7 +118,11 @@ def to_raw_command(
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Turn sRGB photos into RAW (DNG) with the learned inverse ISP, as the camera would have recorded them."""
+    """Turn sRGB photos into RAW (DNG) with the learned inverse ISP, as the camera would have recorded them.
+
+    --iso, --exposure-time, --f-number and --focal-length change only the EXIF value they name (what the DNG
+    records and the network is told): the estimated white balance still comes from the photo's recorded exposure.
+    """
     with command_context(verbose):
         set_threads(threads)
         options = InferenceOptions(tile=tile, device=device)

@@ -27,3 +27,17 @@ IsoOption = Annotated[float | None, typer.Option("--iso", help="override the EXI
 ExposureOption = Annotated[float | None, typer.Option("--exposure-time", help="override the EXIF exposure time (s)")]
 FNumberOption = Annotated[float | None, typer.Option("--f-number", help="override the EXIF f-number")]
 FocalOption = Annotated[float | None, typer.Option("--focal-length", help="override the EXIF focal length (mm)")]
+
+# Which camera, and what light.
+CameraOption = Annotated[
+    str | None, typer.Option("--camera", help="a shipped or stored camera (default: by each file's make/model)")
+]
+WbOption = Annotated[
+    str | None, typer.Option("--wb", help="the light: estimate (default), daylight, a temperature (3200K) or R,G,B")
+]
+
+# Writing sRGB renders.
+#: ``--format`` -> file suffix, for commands that write sRGB images.
+SRGB_FORMATS = {"png": ".png", "jpg": ".jpg", "tif": ".tif"}
+SrgbFormatOption = Annotated[str, typer.Option("--format", "-f", help="png, jpg or tif")]
+QualityOption = Annotated[int, typer.Option("--quality", help="JPEG quality")]

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from apps.dataset_synth.dataset import read_manifests
+
 SHARED = Path("../shared/data")
 FIGURE = Path("docs/figures/synth_blur_real.jpg")
 CROP = (240, 320)
@@ -32,8 +34,8 @@ def synth(inputs: list[str], out: Path, *extra: str) -> tuple[list[dict], float]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"synth-blur failed: {done.stderr.strip().splitlines()[-1]}")
-    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-    return records, time.perf_counter() - t0
+    # Every shard's manifest (a sharded run writes manifest-I-of-N.jsonl), in sample order.
+    return list(read_manifests(out).values()), time.perf_counter() - t0
 
 
 def crop(path: Path, top_left: tuple[int, int]) -> Image.Image:

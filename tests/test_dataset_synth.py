@@ -266,8 +266,12 @@ def test_same_seed_same_dataset_other_seed_other(inputs: dict[str, Path], refere
     other = _spec(inputs, raw=True)
     other = JobSpec(other.inputs, other.camera, other.window, 8, other.settings, raw=True)
     run_job(other, tmp_path / "other", progress=False)
-    assert all(a["files"]["blurry"]["sha256"] != b["files"]["blurry"]["sha256"]
-               for a, b in zip(_lines(tmp_path / "other"), _lines(reference), strict=True))  # fmt: skip
+    pairs = list(zip(_lines(tmp_path / "other"), _lines(reference), strict=True))
+    assert all(a["highlight_gain"] != b["highlight_gain"] for a, b in pairs)  # every sample draws anew
+    # The pixels change wherever a draw reaches them: a shake path, or noise (frames that already carry the shot's
+    # noise get none added, so their blurry image is the same whatever the seed).
+    reached = [(a, b) for a, b in pairs if "shake" in a or a["noise_present"] < 1.0]
+    assert reached and all(a["files"]["blurry"]["sha256"] != b["files"]["blurry"]["sha256"] for a, b in reached)
 
 
 def test_a_killed_run_resumes_to_the_same_dataset(inputs: dict[str, Path], reference: Path, tmp_path: Path) -> None:

@@ -21,11 +21,11 @@ import time
 
 import torch
 
-from benchmarks._machine import machine_line
 from benchmarks._memory import peak_rss_mib
 from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.models import CONFIGS, DIRECTIONS, ParamISP, get_config
+from paramisp.machine import machine_line
 
 META = CameraMetadata(
     cfa_pattern="RGGB",

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks._machine import machine_line
+from paramisp.machine import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The ``paramisp`` command line, printing its process's peak RSS on exit.

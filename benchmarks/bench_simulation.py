@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
-from benchmarks._machine import machine_line
 from core_isp.simulation.profiles import PROFILES
 from core_isp.simulation.render import render_shot
 from core_isp.simulation.scenes import load_manifest, sample_scene
+from paramisp.machine import machine_line
 
 SIZES = ((512, 768), (1024, 1536))
 REPEATS = 3

@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from benchmarks._machine import machine_line
+from paramisp.machine import machine_line
 
 SHARED_CLIP = Path("../shared/data/video/imageio_cockatoo.mp4")
 CONFIGS = (

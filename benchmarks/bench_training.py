@@ -12,11 +12,11 @@ import time
 
 import torch
 
-from benchmarks._machine import machine_line
 from core_isp.models.config import get_config
 from core_isp.models.paramisp import ParamISP
 from core_isp.training.data import SimulatedCameras, collate
 from core_isp.training.trainer import stage_loss
+from paramisp.machine import machine_line
 
 CASES = (("small", 128, 8), ("small", 448, 2), ("base", 128, 8), ("base", 448, 2))
 STEPS = 3

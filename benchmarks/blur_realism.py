@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from apps.dataset_synth import BlurShotSpec, BlurSynthesizer, SynthSettings, blur_from_raw
-from benchmarks._machine import machine_line
 from core_isp.cameras import NoiseModel, get_camera
 from core_isp.canonical.tone import srgb_decode, srgb_encode
 from core_isp.image import CameraImage
@@ -43,6 +42,7 @@ from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.render import SIMULATED
 from core_isp.simulation.scenes import load_manifest, sample_scene
+from paramisp.machine import machine_line
 
 CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
 METHODS = ("a: sRGB mean", "b: linearised mean", "c: b + clip + noise", "d: UPI-style chain", "e: paramisp synth")

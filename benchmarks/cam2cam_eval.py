@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import tempfile
 import time
 import warnings
@@ -40,29 +39,36 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
-from skimage.exposure import match_histograms
 
 from apps.cam2cam import CameraTransfer, TransferSettings
+from apps.cam2cam.evaluation import (
+    LabStatistics,
+    PairShots,
+    as_photo,
+    draw_scenes,
+    embedded_photo,
+    histogram_matched,
+    lab_statistics,
+    mean_ciede2000,
+    quantised,
+    reinhard,
+    scores,
+    shoot_pair,
+)
 from benchmarks._figures import contact_sheet
-from benchmarks._machine import machine_line
 from benchmarks.eval_isp import bootstrap_ci
 from core_isp.cameras import Camera, CameraStore, get_camera, resolve_camera, shipped_cameras
 from core_isp.canonical import srgb_decode, srgb_encode
 from core_isp.cfa import BAYER_PATTERNS, cfa_batch, colour_index_map
 from core_isp.errors import MetadataWarning
 from core_isp.image import CameraImage
-from core_isp.io import find_camera_jpeg, read_image, read_raw_metadata
 from core_isp.io.writers import write_jpeg
 from core_isp.isp import ISP, InferenceOptions, load_isp
 from core_isp.metadata import CameraMetadata
-from core_isp.metrics import psnr, ssim, st_lpips
-from core_isp.simulation.camera_pipeline import render_camera_srgb
-from core_isp.simulation.exposure import ShotSettings
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.render import RenderedShot, auto_settings, clean_raw_mosaic, render_shot
-from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
+from core_isp.simulation.render import RenderedShot, clean_raw_mosaic
+from paramisp.machine import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ("nikon-d7000:sony-a7r3", "sony-a7r3:nikon-d90", "nikon-d90:canon-550d")
@@ -86,99 +92,7 @@ METRICS = (("psnr", "PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("de00", "ΔE
 TARGETS = {"true": "B's camera JPEG", "clean": "B's noise-free render"}
 
 
-# -- shots --------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """What is drawn per scene, shared by every pair: a uniform draw placing the focal length in the pair's common
-    zoom range, the exposure compensation (EV) and the illuminant (K)."""
-
-    focal_u: float
-    compensation_ev: float
-    illuminant_cct_k: float
-
-    @classmethod
-    def draw(cls, rng: np.random.Generator) -> Conditions:
-        return cls(float(rng.uniform()), round(float(rng.uniform(-1.0, 1.0)) * 3) / 3,
-                   float(1e6 / rng.uniform(1e6 / 8000.0, 1e6 / 2500.0)))  # fmt: skip
-
-
-@dataclass(frozen=True)
-class PairShots:
-    """One scene shot by A and by B (twice: the truth and a re-shoot) with the same settings and light."""
-
-    a: RenderedShot
-    b: RenderedShot
-    b_again: RenderedShot
-    b_clean_srgb: torch.Tensor  # (1, 3, H, W): B's pipeline on its clean RAW, not compressed
-
-
-def draw_scenes(split: Sequence[str], count: int, seed: int) -> list[tuple[Scene, Conditions]]:
-    """``count`` views of the sources in ``split`` with their shot conditions."""
-    sources = [s for s in load_manifest() if s.split in split]
-    rng = np.random.default_rng(seed)
-    cache: dict[str, np.ndarray] = {}
-    out = []
-    for _ in range(count):
-        source = sources[int(rng.integers(len(sources)))]
-        scene = sample_scene(source, *SIZE, rng, float(np.exp(rng.uniform(np.log(2), np.log(2000)))),
-                             image_cache=cache)  # fmt: skip
-        out.append((scene, Conditions.draw(rng)))
-    return out
-
-
-def with_own_priority(profile: CameraProfile, settings: ShotSettings) -> ShotSettings:
-    """The same settings on another body: highlight-tone priority is that body's own rule at the ISO."""
-    htp = profile.htp_min_iso is not None and settings.iso >= profile.htp_min_iso
-    return dataclasses.replace(settings, highlight_tone_priority=htp)
-
-
-def shoot_pair(a: CameraProfile, b: CameraProfile, scene: Scene, conditions: Conditions, seed: int) -> PairShots:
-    lo, hi = max(a.focal_range_mm[0], b.focal_range_mm[0]), min(a.focal_range_mm[1], b.focal_range_mm[1])
-    focal = float(round(math.exp(math.log(lo) + conditions.focal_u * (math.log(hi) - math.log(lo)))))
-    settings = auto_settings(a, scene, focal, conditions.compensation_ev)
-    cct = conditions.illuminant_cct_k
-    shots = [render_shot(p, scene, seed + k, settings=with_own_priority(p, settings), illuminant_cct_k=cct)
-             for k, p in enumerate((a, b, b))]  # fmt: skip
-    truth = shots[1]
-    clean = render_camera_srgb(truth.clean_raw, truth.metadata, truth.settings, b.lens, b.mid_grey_raw, b.style)
-    return PairShots(*shots, clean)
-
-
-def as_photo(shot: RenderedShot, folder: Path) -> CameraImage:
-    """What a user has of a shot: its camera JPEG file, read with its EXIF."""
-    path = folder / "photo.jpg"
-    path.write_bytes(shot.camera_jpeg)  # type: ignore[arg-type]
-    return read_image(path, to="sensor")
-
-
-# -- the classic methods, on (1, 3, H, W) sRGB ----------------------------------------------------------------------
-
-
-LabStatistics = tuple[np.ndarray, np.ndarray]
-
-
-def _hwc(x: torch.Tensor) -> np.ndarray:
-    return x[0].permute(1, 2, 0).double().numpy()
-
-
-def _chw(x: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.clip(x, 0.0, 1.0)).permute(2, 0, 1)[None].float()
-
-
-def lab_statistics(images: Sequence[torch.Tensor]) -> LabStatistics:
-    """Mean and standard deviation of L*, a*, b* over all pixels of the images."""
-    lab = np.concatenate([rgb2lab(_hwc(x)).reshape(-1, 3) for x in images])
-    return lab.mean(axis=0), lab.std(axis=0)
-
-
-def reinhard(photo: torch.Tensor, source: LabStatistics | None, target: LabStatistics) -> torch.Tensor:
-    """Reinhard et al.'s transfer in CIELAB: standardise by ``source`` statistics (None: the photo's own), then
-    take on ``target``'s."""
-    lab = rgb2lab(_hwc(photo))
-    mean, std = source if source is not None else lab_statistics([photo])
-    return _chw(lab2rgb((lab - mean) / np.maximum(std, 1e-6) * target[1] + target[0]))
+# -- the fitted methods, on (1, 3, H, W) sRGB -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -304,23 +218,13 @@ def camera(profile: str, store: CameraStore) -> Camera:
 # -- scoring ----------------------------------------------------------------------------------------------------
 
 
-def quantised(x: torch.Tensor) -> torch.Tensor:
-    return (x.clamp(0, 1) * 255).round() / 255
-
-
-def scores(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
-    de = deltaE_ciede2000(rgb2lab(_hwc(pred)), rgb2lab(_hwc(truth)))
-    return {"psnr": float(psnr(pred, truth)), "ssim": float(ssim(pred, truth)), "de00": float(de.mean()),
-            "stlpips": float(st_lpips(pred, truth))}  # fmt: skip
-
-
 def evaluate_pair(pair: str, models: PairModels, tests: list, fits: FairFits, folder: Path) -> list[dict]:
     name_a, name_b = pair.split(":")
     a, b = get_profile(name_a), get_profile(name_b)
     rows = []
     for i, (scene, conditions) in enumerate(tests):
         shots = shoot_pair(a, b, scene, conditions, SEED + 10 * i)
-        photo = as_photo(shots.a, folder)
+        photo = as_photo(shots.a, folder / "photo.jpg")
         truth = shots.b.camera_srgb
         seed = SEED + i
         ours = models.transfer(photo, seed)
@@ -329,7 +233,7 @@ def evaluate_pair(pair: str, models: PairModels, tests: list, fits: FairFits, fo
             FAIR[0]: reinhard(photo.pixels, None, fits.lab_b),
             FAIR[1]: reinhard(photo.pixels, fits.lab_a, fits.lab_b),
             FAIR[2]: fits.matrix_curves.apply(photo.pixels),
-            ORACLES[0]: _chw(match_histograms(_hwc(photo.pixels), _hwc(truth), channel_axis=-1)),
+            ORACLES[0]: histogram_matched(photo.pixels, truth),
             ORACLES[1]: fit_matrix_curves(photo.pixels, truth, curves=False).apply(photo.pixels),
             ORACLES[2]: fit_matrix_curves(photo.pixels, truth, curves=True).apply(photo.pixels),
             CEILING: shots.b_again.camera_srgb,
@@ -410,23 +314,9 @@ D30_LONG_SIDE = 576
 HIGH_ISO = ("sony-a7r3", 6400.0)
 
 
-def d30_photo() -> CameraImage:
-    """The D30's embedded camera JPEG (downscaled) with the RAW file's EXIF, as a user's photo."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MetadataWarning)
-        meta = read_raw_metadata(D30)
-    jpeg = find_camera_jpeg(D30).image
-    scale = D30_LONG_SIDE / max(jpeg.shape[-2:])
-    small = torch.nn.functional.interpolate(jpeg, scale_factor=scale, mode="area")
-    exif = CameraMetadata(make=meta.make, model=meta.model, exposure_time_s=meta.exposure_time_s, iso=meta.iso,
-                          f_number=meta.f_number, focal_length_mm=meta.focal_length_mm,
-                          image_size_hw=tuple(small.shape[-2:]))  # type: ignore[arg-type]  # fmt: skip
-    return CameraImage(small, (exif,), "srgb")
-
-
 def d30_figure(path: Path) -> list[str]:
     """Transfer the D30 JPEG to every shipped camera (and one at a high ISO); save the panels; a table."""
-    photo = d30_photo()
+    photo = embedded_photo(D30, D30_LONG_SIDE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetadataWarning)
         source = resolve_camera(None, photo.meta)  # an unknown body: the default one, camera-agnostic weights
@@ -442,7 +332,7 @@ def d30_figure(path: Path) -> list[str]:
         result = chain.transfer(photo, seed=0)
         label = f"{name}" + (f", ISO {iso:g}" if iso else "")
         panels.append((result.srgb.pixels, label))
-        de = deltaE_ciede2000(rgb2lab(_hwc(quantised(result.srgb.pixels))), rgb2lab(_hwc(photo.pixels))).mean()
+        de = mean_ciede2000(quantised(result.srgb.pixels), photo.pixels)
         r = result.record
         lines.append(f"| {label} | {forward.description} | {r['illuminant']['description']} | "  # type: ignore[index]
                      f"{r['exposure_gain']['total']:.3f} | {de:.2f} |")  # type: ignore[index]  # fmt: skip
@@ -456,8 +346,8 @@ def d30_figure(path: Path) -> list[str]:
 
 def study(pairs: Sequence[str], scenes: int, fit_scenes: int, store: CameraStore) -> list[dict]:
     """Every pair on the same test scenes, the fair methods fitted per pair on the same training scenes."""
-    tests = draw_scenes(("test",), scenes, SEED)
-    training = draw_scenes(("train", "val"), fit_scenes, SEED + 1)
+    tests = draw_scenes(("test",), scenes, SEED, SIZE)
+    training = draw_scenes(("train", "val"), fit_scenes, SEED + 1, SIZE)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for pair in pairs:

@@ -27,10 +27,10 @@ import torch
 from PIL import Image
 from skimage.registration import phase_cross_correlation
 
-from benchmarks._machine import machine_line
 from core_isp.errors import MetadataWarning
 from core_isp.io import find_camera_jpeg, read_raw, register_camera_jpeg
 from core_isp.io.camera_jpeg import warp_raw_to_jpeg
+from paramisp.machine import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT / "tests" / "data" / "exif"

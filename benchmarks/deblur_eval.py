@@ -42,7 +42,6 @@ import torch
 
 from apps.deblur import Deblurrer
 from benchmarks._figures import contact_sheet
-from benchmarks._machine import machine_line
 from benchmarks.bench_large_photo import run as run_command
 from benchmarks.bench_large_photo import synthetic_photo
 from benchmarks.blur_realism import bootstrap, frames_as_photos, quantised
@@ -55,6 +54,7 @@ from core_isp.metrics import psnr, ssim, st_lpips
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
+from paramisp.machine import machine_line
 
 CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
 #: Method -> weight file in ``--weights`` (None: the blurry input itself).

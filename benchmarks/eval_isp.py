@@ -32,7 +32,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from benchmarks._machine import machine_line
 from core_isp.canonical import CanonicalParams, develop, undevelop
 from core_isp.canonical.upi import upi_process, upi_unprocess
 from core_isp.checkpoint import load_checkpoint
@@ -44,6 +43,7 @@ from core_isp.models.paramisp import ParamISP
 from core_isp.simulation.capture_folder import shot_seed, simulate_shot
 from core_isp.simulation.profiles import HELD_OUT_PROFILES, TUNING_PROFILES, get_profile
 from core_isp.simulation.scenes import load_manifest
+from paramisp.machine import machine_line
 
 EVAL_SEED = 20261126
 N_SHOTS = 24

@@ -30,7 +30,6 @@ import numpy as np
 import tifffile
 import torch
 
-from benchmarks._machine import machine_line
 from benchmarks.user_cameras import ADAPT_SHOTS, CAMERAS, TEST_SHOTS, write_folder
 from core_isp.cameras import NoiseModel, generic_weights
 from core_isp.canonical import CanonicalParams, develop, undevelop
@@ -38,6 +37,7 @@ from core_isp.io.image_reader import read_image
 from core_isp.io.raw_reader import read_raw
 from core_isp.metrics import paper_protocol_scores
 from core_isp.simulation.capture_folder import stem_for
+from paramisp.machine import machine_line
 
 CROP = 128
 BOOTSTRAP = 10000

@@ -4,13 +4,13 @@ merges and inverse tone mapping.
     python -m benchmarks.hdr_eval [--cameras A,B,...] [--views 4] [--size 384x576] [--brackets 3x2,3x1.5,5x2,5x1.5]
                                   [--isos 100,800] [--split test] [--bootstrap 2000] [--no-timing]
 
-Scenes: ``--views`` random views of every HDR radiance map of the split (``core_isp.simulation.scenes``; the test split
-holds two maps, so views of one map are not independent). Each camera (``core_isp.simulation.profiles``: noise, its
-JPEG engine with scene- and exposure-dependent tone curves, JPEG compression) shoots each view at f/8 and the longest
-focal length (least vignetting), under one illuminant per view (3000-7000 K, uniform in mired); the middle frame is
-metered (ISO 2720, K = 12.5) at the given ISO, the others ``spacing`` EV apart. Every method sees the JPEGs and their
-EXIF only. The truth is the scene's linear RGB (sRGB primaries, D65); the in-camera lens-shading correction is
-partial, so a RAW-domain result keeps up to ~0.1 stop more corner falloff than the JPEGs (neither method corrects it).
+Scenes: ``--views`` random views of every HDR radiance map of the split (``core_isp.simulation.bracket``; the test split
+holds two maps, so views of one map are not independent). Each camera (``core_isp.simulation.profiles``: noise, its JPEG
+engine with scene- and exposure-dependent tone curves, JPEG compression) shoots each view at f/8 and the longest focal
+length (least vignetting), under one illuminant per view (3000-7000 K, uniform in mired); the middle frame is metered
+(ISO 2720, K = 12.5) at the given ISO, the others ``spacing`` EV apart. Every method sees the JPEGs and their EXIF only.
+The truth is the scene's linear RGB (sRGB primaries, D65); the in-camera lens-shading correction is partial, so a
+RAW-domain result keeps up to ~0.1 stop more corner falloff than the JPEGs (neither method corrects it).
 
 Merges: this tool (the camera's learned inverse ISP; ``canon-550d``, held out, has the camera-agnostic weights, as
 ``get_camera`` gives it), the same merge with the canonical inverse (sRGB curve, the camera's matrix: an ablation),
@@ -19,13 +19,13 @@ sRGB curve, and the middle frame alone, sRGB-decoded. Expand (on each middle fra
 inverse of Reinhard's global operator (Banterle et al. 2006 without their expand map; ``L_white`` the best of 4, 16,
 64 on these scenes, in the baseline's favour), this tool's inverse ISP without and with highlight extension.
 
-Scores, after one global scale fitted in the log domain (least squares on log luminance) and the truth scaled to a
-median luminance of 100 cd/m^2: log2-RMSE of luminance (stops; both floored at 0.005 cd/m^2) and PSNR of PU21-encoded
-values (Mantiuk & Azimi 2021, ``banding_glare``, absolute cd/m^2 clamped to [0.005, 10000], peak 256, as their
-``pu21_metric``) of luminance and of the three channels together (each channel encoded as a luminance). Means over
-cameras and ISOs per scene, then 95 % percentile-bootstrap intervals over scenes. Timing: one 5-frame bracket per
-method in a fresh process: seconds per megapixel per frame (this tool's weights loading excluded), the process's peak
-resident memory and its rise over a process that only imports the same modules.
+Scores (``core_isp.metrics.hdr``), after one global scale fitted in the log domain (least squares on log luminance) and
+the truth scaled to a median luminance of 100 cd/m^2: log2-RMSE of luminance (stops; both floored at 0.005 cd/m^2) and
+PSNR of PU21-encoded values (Mantiuk & Azimi 2021, ``banding_glare``, absolute cd/m^2 clamped to [0.005, 10000], peak
+256, as their ``pu21_metric``) of luminance and of the three channels together (each channel encoded as a luminance).
+Means over cameras and ISOs per scene, then 95 % percentile-bootstrap intervals over scenes. Timing: one 5-frame bracket
+per method in a fresh process: seconds per megapixel per frame (this tool's weights loading excluded), the process's
+peak resident memory and its rise over a process that only imports the same modules.
 
 Needs ``opencv-python-headless`` (benchmark only). Prints Markdown.
 """
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -48,17 +47,16 @@ import numpy as np
 import torch
 
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings
-from benchmarks._machine import machine_line
 from benchmarks._memory import peak_rss_mib
 from core_isp.cameras import get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
 from core_isp.isp import ISP, InferenceOptions, canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
-from core_isp.simulation.exposure import METER_CALIBRATION_K, ShotSettings
-from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.render import SIMULATED, metered_luminance, render_shot
-from core_isp.simulation.scenes import Scene, load_manifest, luminance, sample_scene
+from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores, log_fit_scale
+from core_isp.simulation.bracket import bracket_evs, hdr_scene_views, shoot_bracket
+from core_isp.simulation.scenes import Scene, luminance
+from paramisp.machine import machine_line
 
 CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
 MERGES = ("this tool", "this merge, canonical inverse", "Debevec (OpenCV)", "Robertson (OpenCV)",
@@ -66,45 +64,11 @@ MERGES = ("this tool", "this merge, canonical inverse", "Debevec (OpenCV)", "Rob
 CLASSIC = MERGES[2:5]
 EXPANDS = ("middle frame, sRGB-decoded", "inverse Reinhard", "this tool, no extension", "this tool (hdr expand)")
 REINHARD_WHITES = (4.0, 16.0, 64.0)
-F_NUMBER = 8.0
 SEED = 14
-#: PU21 ``banding_glare`` parameters and range (Mantiuk & Azimi 2021).
-PU21 = (0.353487901, 0.3734658629, 8.277049286e-05, 0.9062562627, 0.09150303166, 0.9099517204, 596.3148142)
-PU21_RANGE_CD_M2 = (0.005, 10000.0)
-PU21_PEAK = 256.0
-MEDIAN_CD_M2 = 100.0
-METRICS = ("log2_rmse", "pu21_psnr_y", "pu21_psnr_rgb")
+METRICS = HDR_SCORE_KEYS
 
 
-# -- metrics --------------------------------------------------------------------------------------------------------
-
-
-def pu21(values: np.ndarray) -> np.ndarray:
-    """PU21 encoding of absolute luminance (cd/m^2), clamped to its range."""
-    p = PU21
-    y = np.clip(values, *PU21_RANGE_CD_M2)
-    return np.maximum(p[6] * (((p[0] + p[1] * y ** p[3]) / (1.0 + p[2] * y ** p[3])) ** p[4] - p[5]), 0.0)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((pu21(a) - pu21(b)) ** 2))
-    return 10.0 * math.log10(PU21_PEAK**2 / max(mse, 1e-12))
-
-
-def scores(pred_rgb: np.ndarray, truth_rgb: np.ndarray) -> dict[str, float]:
-    """The three scores of a linear prediction ``(3, H, W)`` against the truth ``(3, H, W)`` (module notes)."""
-    truth_y = luminance(truth_rgb.astype(np.float64))
-    scale_truth = MEDIAN_CD_M2 / np.median(truth_y)
-    truth_rgb, truth_y = truth_rgb * scale_truth, truth_y * scale_truth
-    pred_rgb = np.nan_to_num(pred_rgb.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    pred_y = luminance(pred_rgb)
-    floor = PU21_RANGE_CD_M2[0]
-    fit = (pred_y > 0) & (truth_y > floor)
-    scale = math.exp(float(np.mean(np.log(truth_y[fit]) - np.log(pred_y[fit])))) if fit.any() else 1.0
-    pred_rgb, pred_y = pred_rgb * scale, pred_y * scale
-    error = np.log2(np.maximum(pred_y, floor)) - np.log2(np.maximum(truth_y, floor))
-    return {"log2_rmse": float(np.sqrt(np.mean(error**2))), "pu21_psnr_y": _psnr(pred_y, truth_y),
-            "pu21_psnr_rgb": _psnr(pred_rgb, truth_rgb)}  # fmt: skip
+# -- statistics -----------------------------------------------------------------------------------------------------
 
 
 def bootstrap(per_scene: np.ndarray, samples: int) -> tuple[float, float, float]:
@@ -176,48 +140,6 @@ class CachedInverse:
         return self.results[key]
 
 
-# -- data -----------------------------------------------------------------------------------------------------------
-
-
-def scene_views(split: str, views: int, size: tuple[int, int], only: Sequence[str] | None) -> list[Scene]:
-    """``views`` views of every HDR map of the split, drawn from one seed (shared by all cameras)."""
-    sources = [s for s in load_manifest() if s.kind == "hdr" and s.split == split and (not only or s.source_id in only)]
-    if not sources:
-        raise SystemExit(f"no HDR sources in split {split!r} matching {only}")
-    rng = np.random.default_rng(SEED)
-    cache: dict[str, np.ndarray] = {}
-    return [sample_scene(s, *size, rng, 200.0, image_cache=cache) for s in sources for _ in range(views)]
-
-
-def photo_of(shot) -> CameraImage:  # type: ignore[no-untyped-def]
-    """What a user has of a simulated shot: its JPEG pixels and EXIF (no RAW, no white balance)."""
-    m = shot.metadata
-    exif = CameraMetadata(make=m.make, model=m.model, exposure_time_s=m.exposure_time_s, iso=m.iso,
-                          f_number=m.f_number, focal_length_mm=m.focal_length_mm, image_size_hw=m.image_size_hw,
-                          exposure_time_source=SIMULATED, iso_source=SIMULATED, f_number_source=SIMULATED,
-                          focal_length_source=SIMULATED)  # fmt: skip
-    return CameraImage(shot.camera_srgb, (exif,), "srgb")
-
-
-def shoot(camera: str, scene: Scene, iso: float, evs: Sequence[float], seed: int) -> dict[float, CameraImage]:
-    """The camera's JPEG at each EV offset from the metered exposure at ``iso`` and f/8, one illuminant."""
-    profile = get_profile(camera)
-    rng = np.random.default_rng(seed)
-    cct = 1e6 / rng.uniform(1e6 / 7000.0, 1e6 / 3000.0)
-    focal = float(profile.focal_range_mm[1])
-    t_mid = METER_CALIBRATION_K * F_NUMBER**2 / (metered_luminance(scene) * iso)
-    htp = profile.htp_min_iso is not None and iso >= profile.htp_min_iso
-    shots = {}
-    for k, ev in enumerate(evs):
-        settings = ShotSettings(t_mid * 2.0**ev, F_NUMBER, iso, focal, highlight_tone_priority=htp)
-        shots[ev] = photo_of(render_shot(profile, scene, seed * 100 + k, settings=settings, illuminant_cct_k=cct))
-    return shots
-
-
-def bracket_evs(count: int, spacing: float) -> list[float]:
-    return [spacing * (k - (count - 1) / 2) for k in range(count)]
-
-
 # -- the run --------------------------------------------------------------------------------------------------------
 
 
@@ -240,7 +162,7 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
                 learned.results.clear()
                 canonical.results.clear()
                 evs = sorted({ev for n, sp in brackets for ev in bracket_evs(int(n), sp)})
-                shots = shoot(camera_name, scene, iso, evs, SEED + 1000 * s + int(iso))
+                shots = shoot_bracket(camera_name, scene, iso, evs, SEED + 1000 * s + int(iso))
                 base = {"camera": camera_name, "scene": s, "iso": iso}
                 for n, spacing in brackets:
                     frames = [shots[ev] for ev in bracket_evs(int(n), spacing)]
@@ -252,7 +174,7 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
                     }
                     for method, pred in outputs.items():
                         rows.append({**base, "task": f"{int(n)} frames, {spacing:g} EV", "method": method,
-                                     **scores(pred, truth)})  # fmt: skip
+                                     **hdr_scores(pred, truth)})  # fmt: skip
                 middle = shots[0.0]
                 clipped = middle.pixels[0].amax(dim=0).numpy() >= HighlightSettings.clipped_code
                 expanded = {
@@ -262,7 +184,7 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
                     EXPANDS[3]: tool.expand(middle).image.pixels[0].double().numpy(),
                 }
                 for method, pred in expanded.items():
-                    row = {**base, "task": "expand", "method": method, **scores(pred, truth),
+                    row = {**base, "task": "expand", "method": method, **hdr_scores(pred, truth),
                            "clipped_pct": float(clipped.mean() * 100)}  # fmt: skip
                     row["clipped_log2_rmse"] = clipped_error(pred, truth, clipped)
                     rows.append(row)
@@ -273,13 +195,12 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
 
 
 def clipped_error(pred: np.ndarray, truth: np.ndarray, clipped: np.ndarray) -> float | None:
-    """log2-RMSE of luminance over the photo's clipped pixels, after the same global fit as :func:`scores`."""
+    """log2-RMSE of luminance over the photo's clipped pixels, after a global fit as ``hdr_scores``'s on the others."""
     if not clipped.any():
         return None
     truth_y = luminance(truth)
     pred_y = np.maximum(luminance(pred), 1e-12)
-    fit = ~clipped & (truth_y > 0)
-    scale = math.exp(float(np.mean(np.log(truth_y[fit]) - np.log(pred_y[fit])))) if fit.any() else 1.0
+    scale = log_fit_scale(pred_y, truth_y, ~clipped & (truth_y > 0))
     error = np.log2(pred_y[clipped] * scale) - np.log2(np.maximum(truth_y[clipped], 1e-12))
     return float(np.sqrt(np.mean(error**2)))
 
@@ -388,7 +309,7 @@ def measure(method: str, bracket: Path, camera: str) -> None:
 
 def timing(args: argparse.Namespace, scene: Scene) -> list[str]:
     camera = args.cameras.split(",")[0]
-    shots = shoot(camera, scene, 100.0, bracket_evs(5, 2.0), SEED)
+    shots = shoot_bracket(camera, scene, 100.0, bracket_evs(5, 2.0), SEED)
     frames = list(shots.values())
     megapixels = frames[0].size_hw[0] * frames[0].size_hw[1] / 1e6
     lines = [f"Time and memory, one 5-frame bracket of {args.size} ({camera}, {torch.get_num_threads()} threads), each "
@@ -431,7 +352,8 @@ def main() -> None:
         measure(args.measure, args.bracket, args.cameras.split(",")[0])
         return
     size = tuple(int(v) for v in args.size.split("x"))
-    scenes = scene_views(args.split, args.views, size, [s for s in args.sources.split(",") if s])  # type: ignore[arg-type]
+    only = [s for s in args.sources.split(",") if s]
+    scenes = hdr_scene_views(args.split, args.views, size, np.random.default_rng(SEED), only)  # type: ignore[arg-type]
     start = time.perf_counter()
     rows = evaluate(args, scenes)
     if args.json:

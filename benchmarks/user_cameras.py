@@ -32,7 +32,6 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from benchmarks._machine import machine_line
 from core_isp.cfa import phase_offset
 from core_isp.checkpoint import load_checkpoint
 from core_isp.io.raw_reader import read_raw
@@ -45,6 +44,7 @@ from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.scenes import load_manifest
 from core_isp.training.data import Sample
 from core_isp.training.finetune import FinetuneSettings, finetune_camera, frame_psnrs, generic_start
+from paramisp.machine import machine_line
 
 #: A film-like, flat look: darker mid-grey (0.12, every tuning camera renders 0.18), lifted shadows and a soft
 #: highlight roll-off that do not change with the shot, muted colour (0.85, tuning cameras 1.08-1.25), hard

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from core_isp.cameras import Camera, WhiteBalance, photo_white_balance, resolve_camera
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
-from core_isp.isp import ISP, InferenceOptions
+from core_isp.isp import ISP, InferenceOptions, LearnedISP, load_isp
 from core_isp.metadata import CameraMetadata
 
 #: A RAW-domain operation: ``(raw (B, 1, H, W), metadata) -> (raw, metadata)`` (see :mod:`core_isp.raw_domain`).
@@ -51,6 +53,55 @@ def to_srgb(raw: CameraImage, isp: ISP, options: InferenceOptions | None = None)
     if raw.space != "raw":
         raise BadInputError(f"the forward ISP takes a RAW mosaic, got {raw.space}")
     return CameraImage(isp.forward(raw.pixels, list(raw.metadata), options), raw.metadata, "srgb")
+
+
+@dataclass(frozen=True)
+class PhotoRaw:
+    """An sRGB photo taken back to a camera's RAW, with what was assumed to get there."""
+
+    #: ``(1, 1, H, W)`` normalised mosaic with the camera's RAW metadata for the shot.
+    raw: CameraImage
+    camera: Camera
+    isp: LearnedISP
+    white: WhiteBalance
+
+    def describe(self) -> str:
+        """One phrase for logs and DNG descriptions: the sensor, the weights, the light and the unknown EXIF."""
+        unknown = ", ".join(self.raw.meta.missing_optics()) or "none"
+        return (f"sensor of camera {self.camera.name}, {self.isp.description}, {self.white.describe()}; "
+                f"unknown EXIF: {unknown}")
+
+
+def photo_to_raw(
+    photo: CameraImage,
+    camera: str | None = None,
+    *,
+    wb: str | None = None,
+    iso: float | None = None,
+    exposure_time_s: float | None = None,
+    f_number: float | None = None,
+    focal_length_mm: float | None = None,
+    inverse_weights: str | Path | None = None,
+    options: InferenceOptions | None = None,
+) -> PhotoRaw:
+    """A photo ``(1, 3, H, W)`` (sensor orientation, with its EXIF) -> its camera's RAW, as ``paramisp to-raw`` does.
+
+    A JPEG carries no white balance, matrix or CFA, so they come from ``camera`` (a shipped or stored name; default:
+    the camera matching the photo's make/model, else the default body with the camera-agnostic weights, with a
+    warning). The light is estimated from the exposure *as recorded* (or ``wb``, see
+    :func:`~core_isp.cameras.photo_white_balance`); the EXIF overrides change only the value they name, so "as if
+    shot at ISO 1600" changes the shot's noise and rendering, not the colour of the light.
+    """
+    found = resolve_camera(camera, photo.meta)
+    white = photo_white_balance(found, photo.meta, wb)
+    shot = photo.meta.with_exif(iso=iso, exposure_time_s=exposure_time_s, f_number=f_number,
+                                focal_length_mm=focal_length_mm)  # fmt: skip
+    meta = found.raw_metadata(shot, white.gains, white.source)
+    device = options.device if options is not None else "cpu"
+    isp = load_isp(found, inverse_weights=inverse_weights, directions=("inverse",), device=device)
+    mosaic = isp.inverse(photo.pixels, [meta], options)
+    raw = CameraImage(mosaic, (meta.replace(image_size_hw=tuple(mosaic.shape[-2:])),), "raw")
+    return PhotoRaw(raw, found, isp, white)
 
 
 def apply_op(raw: CameraImage, op: RawOp) -> CameraImage:

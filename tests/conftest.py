@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -31,3 +32,11 @@ def shared_data() -> Path:
             pytest.fail("shared/data is required (PARAMISP_REQUIRE_SHARED=1) but was not found")
         pytest.skip("needs the workplace's shared/data (set PARAMISP_SHARED_DATA to its path)")
     return path
+
+
+def assert_tables_filled(section) -> None:  # type: ignore[no-untyped-def]
+    """Every table of a demo step's section has rows as wide as its columns, and its numbers are finite."""
+    for table in section.tables:
+        assert table.rows and all(len(row) == len(table.columns) for row in table.rows), table.title
+        numbers = [v for row in table.rows for v in row if not isinstance(v, str)]
+        assert numbers and all(math.isfinite(v) for v in numbers), table.title

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._machine import machine_line
 from benchmarks.user_cameras import ADAPT_SHOTS, CAMERAS, SEED, SIZE, Results
 from core_isp.cameras.camera import CameraColour
 from core_isp.cfa import phase_offset
@@ -46,6 +45,7 @@ from core_isp.simulation.scenes import load_manifest
 from core_isp.training.data import Sample
 from core_isp.training.finetune import frame_psnrs, generic_start
 from core_isp.training.trainer import Trainer, TrainSettings
+from paramisp.machine import machine_line
 
 DIRECTIONS = ("forward", "inverse")
 SHIPPED, SPREAD = "shipped generic", "colour spread"

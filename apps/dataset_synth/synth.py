@@ -26,7 +26,7 @@ the same parameters: the pair differs by the motion and the noise only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import kornia
@@ -254,14 +254,24 @@ class BlurSynthesizer:
 
     def from_photo(self, photo: CameraImage, seed: int) -> BlurSample:
         """A sharp sRGB photo ``(1, 3, H, W)`` -> a pair blurred by a drawn hand-held shake path."""
-        rng = np.random.default_rng(seed)
-        raw, colour = raw_frames([photo], self.camera, self.inverse, self.forward, self.settings, self.options)
-        path = sample_shake(rng, self.settings.photo_subframes, raw.size_hw, self.settings.shake)
-        sample = blur_from_raw(shake_photo(raw, path), self.camera, self.forward, self.settings, rng, False,
-                               self.options)  # fmt: skip
-        extent = round(path.extent_px(raw.size_hw), 3)
-        return _with(sample, {**colour, "shake": path.to_dict(), "shake_extent_px": extent})
+        return self.photo_samples(photo, [seed])[0]
 
+    def photo_samples(
+        self, photo: CameraImage, seeds: Sequence[int], progress: Callable[[Iterable[int]], Iterable[int]] = iter
+    ) -> list[BlurSample]:
+        """One pair per seed from one sharp photo ``(1, 3, H, W)``, each with its own drawn shake path, shot and
+        noise (a seed gives the same pair as :meth:`from_photo`); the photo's inverse pass and RAW level fit, most
+        of a pair's cost, are made once for all of them. ``progress`` wraps the seeds (e.g. a tqdm bar)."""
+        raw, colour = raw_frames([photo], self.camera, self.inverse, self.forward, self.settings, self.options)
+        samples = []
+        for seed in progress(seeds):
+            rng = np.random.default_rng(seed)
+            path = sample_shake(rng, self.settings.photo_subframes, raw.size_hw, self.settings.shake)
+            sample = blur_from_raw(shake_photo(raw, path), self.camera, self.forward, self.settings, rng, False,
+                                   self.options)  # fmt: skip
+            extent = round(path.extent_px(raw.size_hw), 3)
+            samples.append(_with(sample, {**colour, "shake": path.to_dict(), "shake_extent_px": extent}))
+        return samples
 
 def _with(sample: BlurSample, extra: dict[str, object]) -> BlurSample:
     return BlurSample(sample.blurry, sample.sharp, sample.blurry_raw, sample.sharp_raw, {**sample.record, **extra})

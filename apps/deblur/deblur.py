@@ -45,9 +45,13 @@ from core_isp.isp import ISP, InferenceOptions, load_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.raw_domain import pack_bayer, unpack_bayer
 
-#: Where shipped default weights live (one file per domain); ``Deblurrer.load()`` without weights reads RAW's.
+#: The shipped weights, one file per domain (their training records: :mod:`apps.deblur.weights`);
+#: ``Deblurrer.load()`` without a file reads the RAW one, ``load(domain="srgb")`` the sRGB baseline.
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_WEIGHTS: dict[Domain, Path] = {d: WEIGHTS_DIR / f"deblur-{d}.safetensors" for d in ("raw", "srgb")}  # type: ignore[misc]
+DEFAULT_WEIGHTS: dict[Domain, Path] = {
+    "raw": WEIGHTS_DIR / "deblur-raw.safetensors",
+    "srgb": WEIGHTS_DIR / "deblur-srgb-synth.safetensors",
+}
 
 
 def deblur_tensor(
@@ -143,12 +147,12 @@ class Deblurrer:
         white_balance: str | None = None,
         domain: Domain | None = None,
     ) -> Deblurrer:
-        """Weights from a file (default: the shipped RAW weights); refuses other files in one line."""
+        """Weights from a file, else the shipped ones of ``domain`` (default RAW); refuses other files in one line."""
         o = options or InferenceOptions()
-        path = Path(weights) if weights is not None else DEFAULT_WEIGHTS["raw"]
+        path = Path(weights) if weights is not None else DEFAULT_WEIGHTS[domain or "raw"]
         if weights is None and not path.exists():
-            raise BadInputError(f"no shipped deblurring weights ({path.name}): give a weights file "
-                                "(train one with 'paramisp deblur-train', docs/deblur.md)")  # fmt: skip
+            raise BadInputError(f"the shipped deblurring weights are missing ({path}): reinstall paramisp or give "
+                                "a weights file")  # fmt: skip
         model, info = load_weights(path, domain, o.device)
         fixed = get_camera(camera) if isinstance(camera, str) else camera
         return cls(model, info, path, fixed, isp, o, white_balance)

@@ -16,8 +16,8 @@ from typing import Annotated
 
 import typer
 
-from core_isp.cameras import camera_for, photo_white_balance, resolve_camera
-from core_isp.chain import to_srgb
+from core_isp.cameras import camera_for
+from core_isp.chain import photo_to_raw, to_srgb
 from core_isp.errors import MetadataWarning
 from core_isp.io.dng import write_dng
 from core_isp.io.image_reader import read_image
@@ -133,23 +133,15 @@ def to_raw_command(
                 photo = read_image(path, to="sensor")
             for w in caught:
                 log.info("%s: %s", path.name, str(w.message).removeprefix(f"{path.name}: "))
-            cam = resolve_camera(camera, photo.meta)
-            # The light is estimated from the exposure as recorded: "as if shot at ISO 1600" changes the shot's
-            # noise and rendering, not the colour of the light.
-            white = photo_white_balance(cam, photo.meta, wb)
-            shot = photo.meta.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number,
-                                        focal_length_mm=focal_length)  # fmt: skip
-            meta = cam.raw_metadata(shot, white.gains, white.source)
-            isp = load_isp(cam, inverse_weights=weights, directions=("inverse",), device=device)
-            unknown = meta.missing_optics()
-            raw = isp.inverse(photo.pixels, [meta], options)
-            description = (f"paramisp to-raw from {path.name}: sensor of camera {cam.name}, {isp.description}, "
-                           f"{white.describe()}; unknown EXIF: {', '.join(unknown) or 'none'}")  # fmt: skip
-            write_dng(target, raw[0, 0], meta.replace(image_size_hw=tuple(raw.shape[-2:])), overwrite=overwrite,
-                      description=description)  # fmt: skip
+            made = photo_to_raw(photo, camera, wb=wb, iso=iso, exposure_time_s=exposure_time, f_number=f_number,
+                                focal_length_mm=focal_length, inverse_weights=weights, options=options)  # fmt: skip
+            raw, meta, isp = made.raw, made.raw.meta, made.isp
+            description = f"paramisp to-raw from {path.name}: {made.describe()}"
+            write_dng(target, raw.pixels[0, 0], meta, overwrite=overwrite, description=description)
             log.info("%s -> %s (%s)", path, target, description.split(": ", 1)[1])
-            return {"output": str(target), "camera": cam.name, "weights": isp.name,
-                    "weights_description": isp.description, "wb_source": meta.wb_source, "unknown_exif": unknown,
+            return {"output": str(target), "camera": made.camera.name, "weights": isp.name,
+                    "weights_description": isp.description, "wb_source": meta.wb_source,
+                    "unknown_exif": meta.missing_optics(),
                     "metadata": meta.to_dict()}  # fmt: skip
 
         run_file_command(

@@ -31,6 +31,7 @@ app = typer.Typer(
 CORE_COMMANDS = (
     "paramisp.cli.camera",
     "paramisp.cli.convert",
+    "paramisp.cli.demo",
     "paramisp.cli.develop",
     "paramisp.cli.info",
     "paramisp.cli.simulate",

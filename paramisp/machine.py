@@ -1,4 +1,4 @@
-"""One line naming the machine a benchmark ran on (recorded beside every result)."""
+"""One line naming the machine a result was measured on (recorded beside every benchmark and in the demo report)."""
 
 from __future__ import annotations
 

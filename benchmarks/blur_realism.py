@@ -37,7 +37,7 @@ from core_isp.cameras import NoiseModel, get_camera
 from core_isp.canonical.tone import srgb_decode, srgb_encode
 from core_isp.image import CameraImage
 from core_isp.isp import load_isp, upi_isp
-from core_isp.metrics import psnr
+from core_isp.metrics import bootstrap_interval, psnr
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.render import SIMULATED
@@ -164,12 +164,6 @@ def evaluate(camera_name: str, all_scenes: list, isps: dict) -> list[dict]:
     return rows
 
 
-def bootstrap(per_scene: np.ndarray) -> tuple[float, float, float]:
-    rng = np.random.default_rng(0)
-    means = rng.choice(per_scene, size=(BOOTSTRAP, per_scene.size), replace=True).mean(axis=1)
-    return float(per_scene.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def markdown(rows: list[dict], cameras: list[str]) -> str:
     def cell(cam: str | None, method: str, key: str, err_of: str | None = None) -> float:
         sel = [r for r in rows if r["method"] == method and (cam is None or r["camera"] == cam)]
@@ -194,7 +188,7 @@ def markdown(rows: list[dict], cameras: list[str]) -> str:
     lines += ["", f"(e) minus the best of (a)-(d) ({best}), per-scene means over cameras, 95 % bootstrap over "
               f"{len(scenes_ids)} scenes:"]  # fmt: skip
     for key, label in (("psnr", "PSNR vs true blurry"), ("psnr_clean", "PSNR vs noise-free blurry")):
-        mean, lo, hi = bootstrap(per_scene(METHODS[4], key) - per_scene(best, key))
+        mean, lo, hi = bootstrap_interval(per_scene(METHODS[4], key) - per_scene(best, key), samples=BOOTSTRAP)
         lines.append(f"- {label}: {mean:+.2f} dB [{lo:+.2f}, {hi:+.2f}]")
     truth_noise = np.mean([r["truth_noise_codes"] for r in rows if r["method"] == METHODS[4]])
     truth_clip = np.mean([r["truth_clipped_pct"] for r in rows if r["method"] == METHODS[4]])

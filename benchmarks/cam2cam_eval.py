@@ -56,7 +56,7 @@ from apps.cam2cam.evaluation import (
     shoot_pair,
 )
 from benchmarks._figures import contact_sheet
-from benchmarks.eval_isp import bootstrap_ci
+from benchmarks.eval_isp import BOOTSTRAP
 from core_isp.cameras import Camera, CameraStore, get_camera, resolve_camera, shipped_cameras
 from core_isp.canonical import srgb_decode, srgb_encode
 from core_isp.cfa import BAYER_PATTERNS, cfa_batch, colour_index_map
@@ -65,6 +65,7 @@ from core_isp.image import CameraImage
 from core_isp.io.writers import write_jpeg
 from core_isp.isp import ISP, InferenceOptions, load_isp
 from core_isp.metadata import CameraMetadata
+from core_isp.metrics import bootstrap_interval
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.render import RenderedShot, clean_raw_mosaic
@@ -288,7 +289,8 @@ def differences(rows: list[dict], target: str) -> list[str]:
     for m in (NONE, *FAIR, *ORACLES):
         cells = []
         for key in ("psnr", "de00", "stlpips"):
-            mean, lo, hi = bootstrap_ci(per_scene(rows, OURS, target, key) - per_scene(rows, m, target, key))
+            diff = per_scene(rows, OURS, target, key) - per_scene(rows, m, target, key)
+            mean, lo, hi = bootstrap_interval(diff, samples=BOOTSTRAP)
             cells.append(f"{mean:+.3g} [{lo:+.3g}, {hi:+.3g}]")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return lines

@@ -44,13 +44,13 @@ from apps.deblur import Deblurrer
 from benchmarks._figures import contact_sheet
 from benchmarks.bench_large_photo import run as run_command
 from benchmarks.bench_large_photo import synthetic_photo
-from benchmarks.blur_realism import bootstrap, frames_as_photos, quantised
+from benchmarks.blur_realism import BOOTSTRAP, frames_as_photos, quantised
 from core_isp.cameras import get_camera
 from core_isp.image import CameraImage
 from core_isp.io.image_reader import read_image
 from core_isp.io.writers import write_jpeg
 from core_isp.isp import InferenceOptions
-from core_isp.metrics import psnr, ssim, st_lpips
+from core_isp.metrics import bootstrap_interval, psnr, ssim, st_lpips
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
@@ -219,7 +219,7 @@ def markdown(rows: list[dict], cameras: list[str]) -> str:
               f"{len(scene_ids)} scenes:"]  # fmt: skip
     for baseline in list(METHODS)[1:3]:
         for key, unit in (("psnr", "dB"), ("ssim", ""), ("st_lpips", "")):
-            m, lo, hi = bootstrap(per_scene(d, key) - per_scene(baseline, key))
+            m, lo, hi = bootstrap_interval(per_scene(d, key) - per_scene(baseline, key), samples=BOOTSTRAP)
             lines.append(f"- vs {baseline[:1]}, {key}: {m:+.3f} {unit} [{lo:+.3f}, {hi:+.3f}]")
     return "\n".join(lines)
 

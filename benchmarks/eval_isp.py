@@ -1,19 +1,26 @@
 """Evaluate the learned ISPs against the classic pipelines on held-out simulated shots (and the real D30).
 
-    python -m benchmarks.eval_isp [--ablation-runs runs/defaults] [--d30-runs runs/defaults-gpu] [--shots 24]
+    python -m benchmarks.eval_isp [--ablation-runs runs/defaults] [--shipped-runs runs/defaults-gpu] [--shots 24]
+    python -m benchmarks.eval_isp --shipped-only [--shots 24] [--save runs/eval-isp/scores.json]
 
 Two studies, both from the runs of ``tools/train_default_weights.py``:
 
-* the shipped weights (``core_isp/weights``, whatever the registry holds) against the canonical pipeline and
-  the UPI-style fixed pipeline, on every simulated camera, and on the real D30 (same-scene split);
+* the shipped weights (``core_isp/weights``, whatever the registry holds) against the canonical pipeline (plain,
+  and brightness-matched: each image times the global gain that best fits its target, an oracle) and the
+  UPI-style fixed pipeline, on every simulated camera, and on the real D30 (same-scene split);
 * the ParamNet ablation of the CPU recipe: no ParamNet, its colour terms only, ParamISP with and without
   optics dropout, all with identical seeds, data and step budget; EXIF-stripped shots.
+
+``--shipped-only`` runs the first study on the simulated cameras alone: it needs no run folder (no training
+budgets, no ablation, no D30 fine-tune).
 
 Test set: for every profile, ``N_SHOTS`` shots rendered from the *test* split's scene sources (disjoint from
 training and validation by source), seeds fixed. Metrics: the paper protocol (five 128-pixel crops, border 2,
 PSNR over the crop batch, Gaussian SSIM) for both directions, ST-LPIPS for the forward one; the inverse is
 scored against the clean RAW (what can be recovered) and the noisy RAW (what the camera recorded). Paired
-per-image differences come with a 95 % bootstrap interval. Prints Markdown.
+per-image differences come with a 95 % bootstrap interval over test *scenes*: shot ``k`` of every camera renders
+the same scene ``k`` (see :func:`test_shots`), so a resample draws whole scenes, with all their cameras' shots.
+Prints Markdown.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from core_isp.checkpoint import load_checkpoint
 from core_isp.inference import forward_isp, inverse_isp
 from core_isp.isp import LearnedISP, load_isp
 from core_isp.metadata import OPTICAL_FIELDS, CameraMetadata
-from core_isp.metrics import paper_protocol_scores, st_lpips
+from core_isp.metrics import bootstrap_interval, brightness_matched, paper_protocol_scores, st_lpips
 from core_isp.models.paramisp import ParamISP
 from core_isp.simulation.capture_folder import shot_seed, simulate_shot
 from core_isp.simulation.profiles import HELD_OUT_PROFILES, TUNING_PROFILES, get_profile
@@ -60,16 +67,25 @@ class Shot:
     meta: CameraMetadata
     iso: float
     exposure_time_s: float
+    scene: int  # the test scene's index: the same scene for shot k of every camera
+    source: str  # the scene source it was cut from
 
 
 def test_shots(profile: str, n_shots: int = N_SHOTS) -> list[Shot]:
+    """The profile's ``n_shots`` test shots.
+
+    Shot ``i`` is seeded by ``(EVAL_SEED, i)`` alone, and :func:`simulate_shot` draws the source, the luminance
+    and the crop from that seed before anything depends on the camera: every camera's shot ``i`` renders the same
+    scene ``i``, which is why the intervals resample scenes, not images.
+    """
     sources = [s for s in load_manifest() if s.split == "test"]
     cache: dict[str, np.ndarray] = {}
     shots = []
     for i in range(n_shots):
-        shot, _ = simulate_shot(get_profile(profile), sources, shot_seed(EVAL_SEED, i), SIZE, image_cache=cache)
+        shot, source = simulate_shot(get_profile(profile), sources, shot_seed(EVAL_SEED, i), SIZE, image_cache=cache)
         m = shot.metadata
-        shots.append(Shot(shot.noisy_raw, shot.clean_raw, shot.camera_srgb, m, m.iso, m.exposure_time_s))  # type: ignore[arg-type]
+        shots.append(Shot(shot.noisy_raw, shot.clean_raw, shot.camera_srgb, m, m.iso, m.exposure_time_s, i,  # type: ignore[arg-type]
+                          source.source_id))  # fmt: skip
     return shots
 
 
@@ -96,31 +112,43 @@ def params(s: Shot) -> CanonicalParams:
     return CanonicalParams.from_metadata([s.meta])
 
 
-def score(shots: list[Shot], forward: Forward | None, inverse: Forward | None) -> dict[str, np.ndarray]:
+Fit = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def as_is(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """No fit: the prediction is scored as it comes (clipped to [0, 1] by the protocol)."""
+    return pred
+
+
+def matched(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The clipped prediction times its best global gain for ``target``: clipping first, so the oracle may fix the
+    exposure but cannot bring back highlights the pipeline clipped."""
+    return brightness_matched(pred.clamp(0, 1), target)
+
+
+def score(
+    shots: list[Shot], forward: Forward | None, inverse: Forward | None, fit: Fit = as_is
+) -> dict[str, np.ndarray]:
+    """Per-image scores; ``fit`` adjusts each prediction to the target it is scored against (the inverse is fitted
+    once to the clean RAW and once to the noisy RAW)."""
     out: dict[str, list[float]] = defaultdict(list)
     with torch.no_grad():
         for s in shots:
             if forward is not None:
-                pred = forward(s)
+                pred = fit(forward(s), s.srgb)
                 sc = paper_protocol_scores(pred, s.srgb, crop_size=CROP)
                 out["fwd_psnr"].append(sc.psnr_db)
                 out["fwd_ssim"].append(sc.ssim)
                 out["fwd_stlpips"].append(float(st_lpips(pred, s.srgb)))
             if inverse is not None:
-                pred = inverse(s)
-                clean = paper_protocol_scores(pred, s.clean, crop_size=CROP)
-                noisy = paper_protocol_scores(pred, s.raw.clamp(0, 1), crop_size=CROP)
+                raw = inverse(s)
+                clean = paper_protocol_scores(fit(raw, s.clean), s.clean, crop_size=CROP)
+                noisy = paper_protocol_scores(fit(raw, s.raw.clamp(0, 1)), s.raw.clamp(0, 1), crop_size=CROP)
                 out["inv_psnr"].append(clean.psnr_db)
                 out["inv_ssim"].append(clean.ssim)
                 out["inv_psnr_noisy"].append(noisy.psnr_db)
                 out["inv_ssim_noisy"].append(noisy.ssim)
     return {k: np.asarray(v) for k, v in out.items()}
-
-
-def bootstrap_ci(diff: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-    rng = np.random.default_rng(seed)
-    means = rng.choice(diff, size=(BOOTSTRAP, diff.size), replace=True).mean(axis=1)
-    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def fmt(x: float, digits: int = 2) -> str:
@@ -130,6 +158,7 @@ def fmt(x: float, digits: int = 2) -> str:
 SHIPPED_GENERIC = "shipped, camera-agnostic"
 SHIPPED_TUNED = "shipped, this camera's weights"
 CANONICAL = "canonical"
+MATCHED = "canonical, brightness-matched (oracle gain)"
 UPI = "UPI-style fixed (Brooks et al.)"
 ABLATION = {  # method name -> run folder of the CPU recipe's pre-training variants
     "no ParamNet": "none",
@@ -139,6 +168,8 @@ ABLATION = {  # method name -> run folder of the CPU recipe's pre-training varia
 }
 STRIPPED = {"ParamISP, EXIF stripped": "ParamISP", "ParamISP no dropout, EXIF stripped": "ParamISP, no optics dropout"}
 Results = dict[str, dict[str, dict[str, np.ndarray]]]
+Scenes = dict[str, np.ndarray]  # profile -> the scene index of each of its test shots
+PAIRED = "Paired per-image differences (tuning cameras' test shots), dB, mean [95 % bootstrap over scenes]"
 
 
 def training_budget(run: Path, direction: str) -> tuple[dict, float]:
@@ -150,18 +181,21 @@ def training_budget(run: Path, direction: str) -> tuple[dict, float]:
     return settings, seconds
 
 
-def evaluate(ablation_root: Path, n_shots: int) -> tuple[Results, dict[str, list[Shot]]]:
-    """Score every method on every profile's test shots."""
+def evaluate(ablation_root: Path | None, n_shots: int) -> tuple[Results, dict[str, list[Shot]]]:
+    """Score every method on every profile's test shots; without ``ablation_root`` the shipped weights and the
+    classic pipelines only."""
     ablation = {
         name: {d: load(ablation_root / "pretrain" / v / d / f"{d}.best.safetensors", d) for d in ("forward", "inverse")}
         for name, v in ABLATION.items()
-    }  # fmt: skip
+    } if ablation_root is not None else {}  # fmt: skip
     generic = load_isp()
     results: Results = {}
     shots_by_profile = {p: test_shots(p, n_shots) for p in (*TUNING_PROFILES, *HELD_OUT_PROFILES)}
+    canonical = (lambda s: develop(s.raw, params(s)), lambda s: undevelop(s.srgb, params(s)))
     for profile, shots in tqdm(shots_by_profile.items(), desc="profiles", unit="camera"):
         res = {
-            CANONICAL: score(shots, lambda s: develop(s.raw, params(s)), lambda s: undevelop(s.srgb, params(s))),
+            CANONICAL: score(shots, *canonical),
+            MATCHED: score(shots, *canonical, fit=matched),
             UPI: score(shots, lambda s: upi_process(s.raw, params(s)), lambda s: upi_unprocess(s.srgb, params(s))),
             SHIPPED_GENERIC: shipped_score(shots, generic),
         }  # fmt: skip
@@ -169,7 +203,7 @@ def evaluate(ablation_root: Path, n_shots: int) -> tuple[Results, dict[str, list
             res[SHIPPED_TUNED] = shipped_score(shots, load_isp(profile))
         for name, pair in ablation.items():
             res[name] = score(shots, learned_forward(pair["forward"]), learned_inverse(pair["inverse"]))
-        for name, full in STRIPPED.items():
+        for name, full in STRIPPED.items() if ablation else ():
             pair = ablation[full]
             res[name] = score(shots, learned_forward(pair["forward"], True), learned_inverse(pair["inverse"], True))
         results[profile] = res
@@ -184,9 +218,30 @@ def pooled(results: Results, profiles: list[str], method: str, metric: str) -> n
     return np.concatenate([results[p][method][metric] for p in profiles])
 
 
-def ci_cell(diff: np.ndarray) -> str:
-    mean, lo, hi = bootstrap_ci(diff)
+def pooled_scenes(scenes: Scenes, profiles: list[str]) -> np.ndarray:
+    """Scene labels aligned with :func:`pooled`'s values."""
+    return np.concatenate([scenes[p] for p in profiles])
+
+
+def ci_cell(diff: np.ndarray, scene: np.ndarray) -> str:
+    mean, lo, hi = bootstrap_interval(diff, clusters=scene, samples=BOOTSTRAP)
     return f"{mean:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def widening(
+    results: Results, scenes: Scenes, profiles: list[str], pairs: list[tuple[str, str]]
+) -> tuple[float, float]:
+    """Smallest and largest ratio of the scene-resampled interval's width to the image-resampled one's, over the
+    pairs and the three PSNRs: what treating the images as independent would have understated."""
+    ratios = []
+    for ours, other in pairs:
+        for m in ("fwd_psnr", "inv_psnr", "inv_psnr_noisy"):
+            diff = pooled(results, profiles, ours, m) - pooled(results, profiles, other, m)
+            _, lo, hi = bootstrap_interval(diff, clusters=pooled_scenes(scenes, profiles), samples=BOOTSTRAP)
+            _, lo1, hi1 = bootstrap_interval(diff, samples=BOOTSTRAP)
+            if hi1 > lo1:  # a constant difference has no width to compare
+                ratios.append((hi - lo) / (hi1 - lo1))
+    return (min(ratios), max(ratios)) if ratios else (math.nan, math.nan)
 
 
 def camera_tables(results: Results, methods: list[str], title: str) -> None:
@@ -209,16 +264,20 @@ def camera_tables(results: Results, methods: list[str], title: str) -> None:
             print(f"| {method} | " + " | ".join(cells) + f" | {fmt(means[0])} | {fmt(means[1], 4)} |" + extra)
 
 
-def paired_table(results: Results, profiles: list[str], pairs: list[tuple[str, str]], caption: str) -> None:
-    print(f"\n{caption}\n")
+def paired_table(
+    results: Results, scenes: Scenes, profiles: list[str], pairs: list[tuple[str, str]], caption: str
+) -> None:
+    labels = pooled_scenes(scenes, profiles)
+    print(f"\n{caption} ({len(labels)} shots of {len(set(labels))} scenes)\n")
     print("| comparison | forward PSNR | inverse PSNR (clean RAW) | inverse PSNR (noisy RAW) |")
     print("|---|---|---|---|")
     for ours, other in pairs:
-        cells = [ci_cell(pooled(results, profiles, ours, m) - pooled(results, profiles, other, m))
+        cells = [ci_cell(pooled(results, profiles, ours, m) - pooled(results, profiles, other, m), labels)
                  for m in ("fwd_psnr", "inv_psnr", "inv_psnr_noisy")]  # fmt: skip
         print(f"| {ours} − {other} | " + " | ".join(cells) + " |")
 
 
+SHORT = {SHIPPED_TUNED: "tuned", SHIPPED_GENERIC: "generic", "ParamNet colour terms only": "colour only"}
 BINS = {
     "ISO <= 200": lambda s: s.iso <= 200,
     "ISO 250-800": lambda s: 200 < s.iso <= 800,
@@ -229,49 +288,56 @@ BINS = {
 }
 
 
-def bins_table(results: Results, shots_by_profile: dict[str, list[Shot]]) -> None:
+def bins_table(
+    results: Results, shots_by_profile: dict[str, list[Shot]], methods: list[str], pairs: list[tuple[str, str]]
+) -> None:
+    """Mean PSNRs of ``methods`` and the paired differences of ``pairs`` per ISO and exposure-time bin. A scene
+    falls in a bin on some cameras only (ISO and shutter are drawn per camera), so the bins' intervals resample
+    scenes of unequal sizes: the shots of a scene that fall in the bin."""
     tuning = list(TUNING_PROFILES)
-    ours, colour = "ParamISP", "ParamNet colour terms only"
     print("\n#### By ISO and exposure time (tuning cameras' test shots)\n")
-    print("PSNR in dB, forward / inverse (clean RAW); the difference with its 95 % bootstrap interval.\n")
-    print(f"| bin | shots | {CANONICAL} | {SHIPPED_TUNED} | {colour} | {ours} | {ours} − colour only, forward "
-          "| same, inverse |")  # fmt: skip
-    print("|---" * 8 + "|")
+    print("PSNR in dB, forward / inverse (clean RAW); each difference with its 95 % bootstrap interval over the "
+          "bin's scenes.\n")  # fmt: skip
+    diff_heads = [f"{SHORT.get(a, a)} − {SHORT.get(b, b)}, {d}" for a, b in pairs for d in ("forward", "inverse")]
+    print("| bin | shots (scenes) | " + " | ".join(methods + diff_heads) + " |")
+    print("|---" * (2 + len(methods) + len(diff_heads)) + "|")
     for name, pred in BINS.items():
         sel = {p: np.array([pred(s) for s in shots_by_profile[p]]) for p in tuning}
         n = int(sum(v.sum() for v in sel.values()))
         if n == 0:
             continue
+        labels = np.concatenate([[s.scene for s in shots_by_profile[p]] for p in tuning])[np.concatenate(
+            [sel[p] for p in tuning])]  # fmt: skip
 
         def sub(method: str, metric: str, sel=sel) -> np.ndarray:
             return np.concatenate([results[p][method][metric][sel[p]] for p in tuning])
 
-        cells = [f"{sub(m, 'fwd_psnr').mean():.2f} / {sub(m, 'inv_psnr').mean():.2f}"
-                 for m in (CANONICAL, SHIPPED_TUNED, colour, ours)]  # fmt: skip
-        diffs = [ci_cell(sub(ours, m) - sub(colour, m)) for m in ("fwd_psnr", "inv_psnr")]
-        print(f"| {name} | {n} | " + " | ".join(cells + diffs) + " |")
+        cells = [f"{sub(m, 'fwd_psnr').mean():.2f} / {sub(m, 'inv_psnr').mean():.2f}" for m in methods]
+        diffs = [ci_cell(sub(a, m) - sub(b, m), labels) for a, b in pairs for m in ("fwd_psnr", "inv_psnr")]
+        print(f"| {name} | {n} ({len(set(labels))}) | " + " | ".join(cells + diffs) + " |")
 
 
-def held_out_table(results: Results) -> None:
+def held_out_table(results: Results, scenes: Scenes, ablation: bool) -> None:
     tuning = list(TUNING_PROFILES)
-    print("\n#### Camera kept out of training and tuning, and EXIF-stripped shots\n")
-    print("PSNR in dB, forward / inverse (clean RAW). EXIF stripped: exposure time, ISO, f-number and focal length "
-          "unknown to ParamNet (masked), as in a photo without EXIF.\n")  # fmt: skip
+    print("\n#### Camera kept out of training and tuning" + (", and EXIF-stripped shots\n" if ablation else "\n"))
+    print("PSNR in dB, forward / inverse (clean RAW)." + (" EXIF stripped: exposure time, ISO, f-number and focal "
+          "length unknown to ParamNet (masked), as in a photo without EXIF." if ablation else "") + "\n")  # fmt: skip
     cols = [*HELD_OUT_PROFILES, "tuning cameras (pooled)"]
     print("| method | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
-    for method in (CANONICAL, UPI, SHIPPED_GENERIC, *ABLATION, *STRIPPED):
+    for method in (CANONICAL, MATCHED, UPI, SHIPPED_GENERIC, *((*ABLATION, *STRIPPED) if ablation else ())):
         cells = [f"{results[c][method]['fwd_psnr'].mean():.2f} / {results[c][method]['inv_psnr'].mean():.2f}"
                  for c in HELD_OUT_PROFILES]  # fmt: skip
         f, i = (pooled(results, tuning, method, m).mean() for m in ("fwd_psnr", "inv_psnr"))
         print(f"| {method} | " + " | ".join(cells) + f" | {f:.2f} / {i:.2f} |")
     held = list(HELD_OUT_PROFILES)
-    caption = f"Paired differences on the held-out camera ({', '.join(held)}), dB, mean [95 % bootstrap]:"
-    paired_table(results, held, [("ParamISP", "ParamNet colour terms only"), (SHIPPED_GENERIC, CANONICAL),
-                                 (SHIPPED_GENERIC, UPI)], caption)  # fmt: skip
-    paired_table(results, tuning, [("ParamISP, EXIF stripped", "ParamISP"),
-                                   ("ParamISP no dropout, EXIF stripped", "ParamISP, no optics dropout")],
-                 "What stripping the EXIF costs (tuning cameras), dB, mean [95 % bootstrap]:")  # fmt: skip
+    caption = f"Paired differences on the held-out camera ({', '.join(held)}), dB, mean [95 % bootstrap over scenes]"
+    pairs = [(SHIPPED_GENERIC, CANONICAL), (SHIPPED_GENERIC, MATCHED), (SHIPPED_GENERIC, UPI)]
+    paired_table(results, scenes, held, [("ParamISP", "ParamNet colour terms only")] * ablation + pairs, caption)
+    if ablation:
+        paired_table(results, scenes, tuning, [("ParamISP, EXIF stripped", "ParamISP"),
+                                               ("ParamISP no dropout, EXIF stripped", "ParamISP, no optics dropout")],
+                     "What stripping the EXIF costs (tuning cameras), dB, mean [95 % bootstrap over scenes]")
 
 
 def d30(root: Path) -> None:
@@ -333,26 +399,62 @@ def budgets(ablation_root: Path, shipped_root: Path) -> None:
               f"{st['data']} | {minutes} min (forward + inverse) |")  # fmt: skip
 
 
-def main(ablation_root: Path, shipped_root: Path, n_shots: int) -> None:
+def test_set_line(shots_by_profile: dict[str, list[Shot]]) -> str:
+    """The test scenes and the sources they were cut from (the same for every camera)."""
+    shots = next(iter(shots_by_profile.values()))
+    counts: dict[str, int] = defaultdict(int)
+    for s in shots:
+        counts[s.source] += 1
+    sources = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"Test set: {len(shots)} scenes per camera, shot k of every camera on scene k; by source: {sources}."
+
+
+def save_scores(path: Path, results: Results, shots_by_profile: dict[str, list[Shot]]) -> None:
+    """Per-image scores with each shot's scene, ISO and exposure time, for analyses that need no rerun."""
+    payload = {
+        p: {"scene": [s.scene for s in shots], "source": [s.source for s in shots], "iso": [s.iso for s in shots],
+            "exposure_time_s": [s.exposure_time_s for s in shots],
+            "scores": {m: {k: v.tolist() for k, v in res.items()} for m, res in results[p].items()}}
+        for p, shots in shots_by_profile.items()
+    }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1))
+
+
+def main(ablation_root: Path | None, shipped_root: Path | None, n_shots: int, save: Path | None = None) -> None:
+    """Print the Markdown report; ``None`` roots skip the parts that need them (ablation and budgets; the D30)."""
     t0 = time.time()
     print(f"Evaluated on: {machine_line()}\n")
-    budgets(ablation_root, shipped_root)
+    if ablation_root is not None and shipped_root is not None:
+        budgets(ablation_root, shipped_root)
     results, shots_by_profile = evaluate(ablation_root, n_shots)
+    if save is not None:
+        save_scores(save, results, shots_by_profile)
+    scenes = {p: np.array([s.scene for s in shots]) for p, shots in shots_by_profile.items()}
     tuning = list(TUNING_PROFILES)
-    print(f"\n### Shipped weights against the classic pipelines ({n_shots} test shots per camera)")
-    camera_tables(results, [CANONICAL, UPI, SHIPPED_GENERIC, SHIPPED_TUNED], "Shipped")
-    paired_table(results, tuning, [(SHIPPED_TUNED, CANONICAL), (SHIPPED_TUNED, UPI), (SHIPPED_GENERIC, CANONICAL),
-                                   (SHIPPED_GENERIC, UPI), (SHIPPED_TUNED, SHIPPED_GENERIC)],
-                 "Paired per-image differences (tuning cameras' test shots), dB, mean [95 % bootstrap]:")  # fmt: skip
-    print("\n### ParamNet ablation (CPU recipe, identical seeds, data and budget)")
-    camera_tables(results, [CANONICAL, *ABLATION], "Ablation")
-    paired_table(results, tuning, [("ParamISP", "ParamNet colour terms only"), ("ParamISP", "no ParamNet"),
-                                   ("ParamISP", CANONICAL), ("ParamISP", UPI),
-                                   ("ParamISP", "ParamISP, no optics dropout")],
-                 "Paired per-image differences (tuning cameras' test shots), dB, mean [95 % bootstrap]:")  # fmt: skip
-    bins_table(results, shots_by_profile)
-    held_out_table(results)
-    d30(shipped_root)
+    print(f"\n### Shipped weights against the classic pipelines ({n_shots} test shots per camera)\n")
+    print(test_set_line(shots_by_profile))
+    camera_tables(results, [CANONICAL, MATCHED, UPI, SHIPPED_GENERIC, SHIPPED_TUNED], "Shipped")
+    shipped_pairs = [(SHIPPED_TUNED, CANONICAL), (SHIPPED_TUNED, MATCHED), (SHIPPED_TUNED, UPI),
+                     (SHIPPED_GENERIC, CANONICAL), (SHIPPED_GENERIC, MATCHED), (SHIPPED_GENERIC, UPI),
+                     (SHIPPED_TUNED, SHIPPED_GENERIC)]  # fmt: skip
+    paired_table(results, scenes, tuning, shipped_pairs, PAIRED)
+    lo, hi = widening(results, scenes, tuning, shipped_pairs)
+    print(f"\nResampling scenes rather than images widens these intervals {lo:.1f}x to {hi:.1f}x.")
+    bin_methods, bin_pairs = [CANONICAL, MATCHED, SHIPPED_GENERIC, SHIPPED_TUNED], [(SHIPPED_TUNED, SHIPPED_GENERIC)]
+    if ablation_root is not None:
+        print("\n### ParamNet ablation (CPU recipe, identical seeds, data and budget)")
+        camera_tables(results, [CANONICAL, MATCHED, *ABLATION], "Ablation")
+        paired_table(results, scenes, tuning, [("ParamISP", "ParamNet colour terms only"), ("ParamISP", "no ParamNet"),
+                                               ("ParamISP", CANONICAL), ("ParamISP", MATCHED), ("ParamISP", UPI),
+                                               ("ParamISP", "ParamISP, no optics dropout")],
+                     PAIRED)  # fmt: skip
+        bin_methods += ["ParamNet colour terms only", "ParamISP"]
+        bin_pairs.append(("ParamISP", "ParamNet colour terms only"))
+    bins_table(results, shots_by_profile, bin_methods, bin_pairs)
+    held_out_table(results, scenes, ablation_root is not None)
+    if shipped_root is not None:
+        d30(shipped_root)
     print(f"\nEvaluation took {time.time() - t0:.0f} s on this machine.")
 
 
@@ -362,6 +464,13 @@ if __name__ == "__main__":
     parser.add_argument("--ablation-runs", type=Path, default=runs / "defaults", help="the CPU recipe's runs")
     parser.add_argument("--shipped-runs", type=Path, default=runs / "defaults-gpu",
                         help="the runs the shipped weights came from (budgets, the D30 fine-tune)")  # fmt: skip
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="the shipped weights and the classic pipelines on the simulated cameras only: no run "
+                             "folders needed (skips the training budgets, the ablation and the D30)")  # fmt: skip
     parser.add_argument("--shots", type=int, default=N_SHOTS, help="test shots per camera")
+    parser.add_argument("--save", type=Path, default=None, help="write the per-image scores (JSON) here")
     args = parser.parse_args()
-    main(args.ablation_runs, args.shipped_runs, args.shots)
+    if args.shipped_only:
+        main(None, None, args.shots, args.save)
+    else:
+        main(args.ablation_runs, args.shipped_runs, args.shots, args.save)

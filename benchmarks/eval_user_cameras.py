@@ -35,7 +35,7 @@ from core_isp.cameras import NoiseModel, generic_weights
 from core_isp.canonical import CanonicalParams, develop, undevelop
 from core_isp.io.image_reader import read_image
 from core_isp.io.raw_reader import read_raw
-from core_isp.metrics import paper_protocol_scores
+from core_isp.metrics import bootstrap_interval, paper_protocol_scores
 from core_isp.simulation.capture_folder import stem_for
 from paramisp.machine import machine_line
 
@@ -129,12 +129,6 @@ def evaluate_camera(name: str, folders: Path, out: Path, budget_min: float | Non
     return result
 
 
-def bootstrap_ci(diff: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, diff.size, (BOOTSTRAP, diff.size))].mean(1)
-    return float(diff.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-
-
 def noise_accuracy(name: str, report: dict) -> dict[int, float]:
     """Fitted over true noise std at mid-grey per ISO (the truth at the analogue ISO the sensor ran at is not in
     the files; bodies with highlight-tone priority record a stop more at high ISO)."""
@@ -169,7 +163,7 @@ def markdown(results: dict[str, dict]) -> str:
         for d in ("forward", "inverse"):
             gain = np.array([v["psnr"] for v in r["rows"][f"{d}/fine-tuned"]]) - np.array(
                 [v["psnr"] for v in r["rows"][f"{d}/camera-agnostic"]])  # fmt: skip
-            m, lo, hi = bootstrap_ci(gain)
+            m, lo, hi = bootstrap_interval(gain, samples=BOOTSTRAP)
             lines.append(f"\n{d}: fine-tuned minus camera-agnostic {m:+.2f} dB [{lo:+.2f}, {hi:+.2f}] (95 % bootstrap)")
         lines.append("")
     return "\n".join(lines)

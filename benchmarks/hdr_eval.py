@@ -53,6 +53,7 @@ from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
 from core_isp.isp import ISP, InferenceOptions, canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
+from core_isp.metrics import bootstrap_interval
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores, log_fit_scale
 from core_isp.simulation.bracket import bracket_evs, hdr_scene_views, shoot_bracket
 from core_isp.simulation.scenes import Scene, luminance
@@ -66,16 +67,6 @@ EXPANDS = ("middle frame, sRGB-decoded", "inverse Reinhard", "this tool, no exte
 REINHARD_WHITES = (4.0, 16.0, 64.0)
 SEED = 14
 METRICS = HDR_SCORE_KEYS
-
-
-# -- statistics -----------------------------------------------------------------------------------------------------
-
-
-def bootstrap(per_scene: np.ndarray, samples: int) -> tuple[float, float, float]:
-    """Mean and 95 % percentile-bootstrap interval over scenes."""
-    rng = np.random.default_rng(0)
-    means = rng.choice(per_scene, size=(samples, per_scene.size), replace=True).mean(axis=1)
-    return float(per_scene.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 # -- methods --------------------------------------------------------------------------------------------------------
@@ -218,7 +209,7 @@ def per_scene(rows: list[dict], task: str, method: str, key: str) -> np.ndarray:
 
 
 def _cell(values: np.ndarray, samples: int, digits: int) -> str:
-    mean, lo, hi = bootstrap(values, samples)
+    mean, lo, hi = bootstrap_interval(values, samples=samples)
     return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
@@ -242,7 +233,7 @@ def markdown(rows: list[dict], args: argparse.Namespace, scenes: list[Scene]) ->
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         best = max(CLASSIC, key=lambda m: per_scene(rows, task, m, "pu21_psnr_y").mean())
         ours = per_scene(rows, task, MERGES[0], "pu21_psnr_y")
-        gap = bootstrap(ours - per_scene(rows, task, best, "pu21_psnr_y"), samples)
+        gap = bootstrap_interval(ours - per_scene(rows, task, best, "pu21_psnr_y"), samples=samples)
         ahead_all = all(ours.mean() > per_scene(rows, task, m, "pu21_psnr_y").mean() for m in MERGES[2:])
         rmse = per_scene(rows, task, MERGES[0], "log2_rmse").mean()
         lines += ["", f"This tool minus the best classic merge ({best}): {gap[0]:+.2f} dB PU21-PSNR-Y "

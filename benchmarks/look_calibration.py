@@ -51,6 +51,7 @@ from core_isp.io import read_image
 from core_isp.io.camera_jpeg import find_camera_jpeg
 from core_isp.io.metadata_reader import read_metadata
 from core_isp.metadata import CameraMetadata
+from core_isp.metrics import bootstrap_interval
 from core_isp.simulation.capture_folder import shot_seed, simulate_shot
 from core_isp.simulation.profiles import PROFILES, get_profile
 from core_isp.simulation.scenes import load_manifest
@@ -288,14 +289,6 @@ def gaps(real: list[Sample], simulated: list[Sample], stat: str) -> np.ndarray:
     return values(real, stat) - trend
 
 
-def bootstrap_mean(x: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
-    """Mean and its 95 % percentile bootstrap interval."""
-    rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, len(x), size=(resamples, len(x)))].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(x.mean()), float(lo), float(hi)
-
-
 def ev_bin(ev: float) -> int:
     """Index of the EV100 bin of :data:`EV_EDGES`."""
     return int(np.searchsorted(EV_EDGES, ev, side="right"))
@@ -362,7 +355,7 @@ def gap_rows(real: list[Sample], simulated: list[Sample], cameras: list[str]) ->
                 each = ", ".join(fmt(float(v), d, sign=True) for v in g)
                 out.append(fmt(float(g.mean()), d, sign=True) + (f" (each: {each})" if len(g) > 1 else ""))
             else:
-                m, lo, hi = bootstrap_mean(g)
+                m, lo, hi = bootstrap_interval(g, samples=BOOTSTRAP_RESAMPLES)
                 out.append(f"{fmt(m, d, True)} [{fmt(lo, d, True)}, {fmt(hi, d, True)}]")
         return out
 

@@ -10,7 +10,6 @@ import torch
 
 from benchmarks.look_calibration import (
     at_analysis_scale,
-    bootstrap_mean,
     chroma_and_warmth,
     contrast_stops,
     exposure_ev100,
@@ -76,7 +75,6 @@ def test_analysis_scale_shrinks_keeps_the_mean_and_never_enlarges() -> None:
     assert at_analysis_scale(tiny, 48) is tiny
 
 
-def test_local_linear_follows_a_line_and_bootstrap_of_a_constant() -> None:
+def test_local_linear_follows_a_line() -> None:
     x = np.linspace(0, 10, 50)
     assert local_linear(x, 2 * x + 1, np.array([0.0, 5.0, 10.0])) == pytest.approx([1.0, 11.0, 21.0])
-    assert bootstrap_mean(np.full(8, 0.3), resamples=200) == pytest.approx((0.3, 0.3, 0.3))

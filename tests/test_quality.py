@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core_isp.isp import FixedISP, InferenceOptions, LearnedISP, canonical_isp, load_isp
-from core_isp.metrics import psnr
+from core_isp.metrics import brightness_matched, psnr
 from core_isp.models.paramisp import ParamISP
 from core_isp.simulation.capture_folder import shot_seed, simulate_shot
 from core_isp.simulation.profiles import get_profile
@@ -30,13 +30,6 @@ def shots() -> list[RenderedShot]:
     sources = [s for s in load_manifest() if s.split == "test"]
     profile = get_profile(PROFILE)
     return [simulate_shot(profile, [source], shot_seed(SEED, k), SIZE_HW)[0] for k, source in enumerate(sources)]
-
-
-def brightness_matched(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``pred`` times the global gain that best fits ``target`` (least squares): an oracle for exposure, so the
-    canonical pipeline is not beaten on brightness alone."""
-    gain = (pred * target).sum() / pred.square().sum().clamp(min=1e-12)
-    return (pred * gain).clamp(0.0, 1.0)
 
 
 def pooled_psnr(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> float:

@@ -1,6 +1,9 @@
 """Evaluation metrics of the suite: PSNR/SSIM and the ParamISP paper protocol, ST-LPIPS, optional LPIPS, and HDR
-fidelity against an exact radiance (log2-RMSE, PU21-PSNR)."""
+fidelity against an exact radiance (log2-RMSE, PU21-PSNR), the brightness-matched baseline's oracle gain, and the
+bootstrap intervals (over values or over scenes) every benchmark reports."""
 
+from core_isp.metrics.bootstrap import Interval, bootstrap_interval
+from core_isp.metrics.brightness import brightness_matched
 from core_isp.metrics.fidelity import (
     ProtocolScores,
     five_crop_origins,
@@ -26,8 +29,11 @@ from core_isp.metrics.shift_tolerant_lpips import STLPIPS, st_lpips
 __all__ = [
     "HDR_SCORE_KEYS",
     "STLPIPS",
+    "Interval",
     "MatchedHdr",
     "ProtocolScores",
+    "bootstrap_interval",
+    "brightness_matched",
     "five_crop_origins",
     "five_crops",
     "hdr_scores",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,3 +237,16 @@ def test_iso_65535_resolved_from_recommended_exposure_index(shared_data):
         warnings.simplefilter("ignore", MetadataWarning)
         m = read_raw_metadata(shared_data / "raw_metadata_only" / "exifpy_nikon_z9_HE_dx_cropped.dng")
     assert m.iso == 102400 and m.iso_source == "EXIF RecommendedExposureIndex"
+
+
+def test_a_raw_cut_short_before_its_header_is_named_as_possibly_truncated(tmp_path) -> None:
+    """Canon's CIFF keeps its directory at the end: a cut-off CRW is not even recognised, and the error says that a
+    truncated file is one of the reasons, not only "unsupported"."""
+    from core_isp.io import read_raw
+
+    whole = Path(__file__).parent / "data" / "raw" / "canon_eos_d30.crw"
+    cut = tmp_path / "cut.crw"
+    cut.write_bytes(whole.read_bytes()[:1_000_000])
+    with pytest.raises(BadInputError, match=r"cut\.crw: .*cut short before its header"):
+        read_raw(cut)
+

@@ -65,7 +65,9 @@ def _open(path: Path) -> rawpy.RawPy:
             raw.unpack()  # rawpy unpacks lazily; decoding errors must surface here, not at first use
         return raw
     except rawpy.LibRawFileUnsupportedError as e:
-        raise BadInputError(f"{path.name}: unsupported or non-RAW file format ({_libraw_msg(e)})") from None
+        # A RAW cut short before its directory (Canon CIFF keeps it at the end) looks to LibRaw like no RAW at all.
+        raise BadInputError(f"{path.name}: LibRaw does not recognise it: an unsupported camera, not a RAW file, or a "
+                            f"RAW cut short before its header ({_libraw_msg(e)})") from None
     except rawpy.LibRawTooBigError:
         raise BadInputError(f"{path.name}: LibRaw refuses the image size (corrupt header or Foveon X3F)") from None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as e:

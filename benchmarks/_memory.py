@@ -10,17 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-
-def peak_rss_mib(pid: int | str = "self") -> float:
-    """A process's peak resident memory in MiB (0 when it has gone)."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return 0.0
-    for line in lines:
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from paramisp.machine import peak_rss_mib
 
 
 def _descendants(root: int) -> set[int]:

@@ -21,11 +21,10 @@ import time
 
 import torch
 
-from benchmarks._memory import peak_rss_mib
 from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.models import CONFIGS, DIRECTIONS, ParamISP, get_config
-from paramisp.machine import machine_line
+from paramisp.machine import machine_line, peak_rss_mib
 
 META = CameraMetadata(
     cfa_pattern="RGGB",

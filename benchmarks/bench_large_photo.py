@@ -23,7 +23,7 @@ from paramisp.machine import machine_line
 ROOT = Path(__file__).resolve().parents[1]
 #: The ``paramisp`` command line, printing its process's peak RSS on exit.
 CHILD = (
-    "import atexit, sys; from benchmarks._memory import peak_rss_mib; "
+    "import atexit, sys; from paramisp.machine import peak_rss_mib; "
     "atexit.register(lambda: print(f'peak-rss-gib {peak_rss_mib() / 1024}', file=sys.stderr)); "
     "sys.argv[0] = 'paramisp'; from paramisp.cli.main import main; main()"
 )

@@ -64,7 +64,7 @@ def run_config(clip: Path, out: Path, window: int, workers: int, backend: str) -
         "import json, sys, torch\n"
         "from pathlib import Path\n"
         "from apps.dataset_synth.dataset import JobSpec, run_job\n"
-        "from benchmarks._memory import DescendantPeaks, peak_rss_mib\n"
+        "from benchmarks._memory import DescendantPeaks\nfrom paramisp.machine import peak_rss_mib\n"
         f"spec = JobSpec(({str(clip)!r},), 'nikon-d7000', window={window}, seed=0)\n"
         "with DescendantPeaks() as children:\n"
         f"    r = run_job(spec, Path({str(out)!r}), workers={workers}, backend={backend!r}, progress=False)\n"

@@ -19,7 +19,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import exifread
 import numpy as np
 import rawpy
 import tifffile
@@ -30,6 +29,7 @@ from skimage.registration import phase_cross_correlation
 from core_isp.errors import MetadataWarning
 from core_isp.io import find_camera_jpeg, read_raw, register_camera_jpeg
 from core_isp.io.camera_jpeg import warp_raw_to_jpeg
+from core_isp.io.exif import exposure_tag_text
 from paramisp.machine import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,19 +47,10 @@ def displayed_hw(photo: Path) -> tuple[int, int]:
     return (w, h) if im.getexif().get(274, 1) >= 5 else (h, w)
 
 
-EXPOSURE_TAGS = ("EXIF ExposureTime", "EXIF ISOSpeedRatings", "EXIF FNumber", "EXIF FocalLength")
-
-
-def exposure_tags(path: Path) -> dict[str, str]:
-    with open(path, "rb") as f:
-        tags = exifread.process_file(f, details=False)
-    return {k: str(tags[k]) for k in EXPOSURE_TAGS if k in tags}
-
-
 def kept_cell(photo: Path, dng: Path) -> str:
     """Whether the DNG carries the photo's exposure tags unchanged, and which it adds (values the metadata
     reader found in other tags: maker notes, APEX values)."""
-    source, written = exposure_tags(photo), exposure_tags(dng)
+    source, written = exposure_tag_text(photo), exposure_tag_text(dng)
     if any(written.get(k) != v for k, v in source.items()):
         return "no"
     added = [k.split()[-1] for k in written if k not in source]

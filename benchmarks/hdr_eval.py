@@ -47,7 +47,6 @@ import numpy as np
 import torch
 
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings
-from benchmarks._memory import peak_rss_mib
 from core_isp.cameras import get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
@@ -57,7 +56,7 @@ from core_isp.metrics import bootstrap_interval
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores, log_fit_scale
 from core_isp.simulation.bracket import bracket_evs, hdr_scene_views, shoot_bracket
 from core_isp.simulation.scenes import Scene, luminance
-from paramisp.machine import machine_line
+from paramisp.machine import machine_line, peak_rss_mib
 
 CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
 MERGES = ("this tool", "this merge, canonical inverse", "Debevec (OpenCV)", "Robertson (OpenCV)",

@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core_isp.errors import BadInputError
 from core_isp.metadata import CameraMetadata
@@ -79,6 +80,16 @@ class CameraImage:
         """The same shots with new pixels (and, when they changed, new space or metadata)."""
         return CameraImage(pixels, tuple(metadata) if metadata is not None else self.metadata, space or self.space)
 
+
+
+def downscaled(photo: CameraImage, long_side_px: int) -> CameraImage:
+    """A photo ``(1, 3, H, W)`` area-resampled to a long side of ``long_side_px`` (never up), with even sides: its RAW
+    is sampled through a 2 x 2 CFA."""
+    height, width = photo.size_hw
+    scale = min(1.0, long_side_px / max(height, width))
+    size = (2 * max(1, round(height * scale / 2)), 2 * max(1, round(width * scale / 2)))
+    pixels = F.interpolate(photo.pixels, size=size, mode="area")
+    return photo.with_pixels(pixels, metadata=[photo.meta.replace(image_size_hw=size)])
 
 def _batched(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x

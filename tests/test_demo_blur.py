@@ -17,6 +17,7 @@ from apps.deblur.deblur import WEIGHTS_DIR
 from conftest import assert_tables_filled
 from core_isp.cameras import get_camera
 from core_isp.errors import MetadataWarning
+from core_isp.image import downscaled
 from core_isp.io import read_image
 from core_isp.isp import InferenceOptions, canonical_isp, load_isp
 from core_isp.metrics import psnr
@@ -37,7 +38,7 @@ from paramisp.demo.blur_step import (
     run_deblur,
     run_synth,
 )
-from paramisp.demo.context import DemoContext, downscaled
+from paramisp.demo.context import DemoContext
 
 
 @pytest.fixture(scope="module")

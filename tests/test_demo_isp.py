@@ -10,9 +10,10 @@ import torch
 from PIL import Image
 
 from conftest import assert_tables_filled
-from core_isp.metrics import psnr
+from core_isp.io.exif import EXPOSURE_TAGS
+from core_isp.metrics import brightness_matched, psnr
 from paramisp.demo.context import DemoContext
-from paramisp.demo.isp_step import CANONICAL, EXPOSURE_TAGS, FLAT, KEY, LEARNED, PHOTO, gain_matched, run
+from paramisp.demo.isp_step import CANONICAL, FLAT, KEY, LEARNED, PHOTO, run
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def _rows(section, index: int) -> dict[str, list]:  # type: ignore[no-untyped-de
 
 
 def _matched_psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
-    return float(psnr(gain_matched(pred, target), target))
+    return float(psnr(brightness_matched(pred, target), target))
 
 
 def test_outputs_written_and_readable(ran) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ from skimage.color import deltaE_ciede2000, lab2rgb, rgb2lab
 from skimage.exposure import match_histograms
 
 from core_isp.errors import MetadataWarning
-from core_isp.image import CameraImage
+from core_isp.image import CameraImage, downscaled
 from core_isp.io import find_camera_jpeg, read_image, read_raw_metadata
 from core_isp.metadata import CameraMetadata
 from core_isp.metrics import psnr, ssim, st_lpips
@@ -173,10 +173,7 @@ def embedded_photo(raw_path: Path, long_side_px: int) -> CameraImage:
         warnings.simplefilter("ignore", MetadataWarning)
         meta = read_raw_metadata(raw_path)
     jpeg = find_camera_jpeg(raw_path).image
-    scale = long_side_px / max(jpeg.shape[-2:])
-    size_hw = tuple(2 * round(side * scale / 2) for side in jpeg.shape[-2:])
-    small = torch.nn.functional.interpolate(jpeg, size=size_hw, mode="area")
     exif = CameraMetadata(make=meta.make, model=meta.model, exposure_time_s=meta.exposure_time_s, iso=meta.iso,
                           f_number=meta.f_number, focal_length_mm=meta.focal_length_mm,
-                          image_size_hw=tuple(small.shape[-2:]))  # type: ignore[arg-type]  # fmt: skip
-    return CameraImage(small, (exif,), "srgb")
+                          image_size_hw=tuple(jpeg.shape[-2:]))  # type: ignore[arg-type]  # fmt: skip
+    return downscaled(CameraImage(jpeg, (exif,), "srgb"), long_side_px)

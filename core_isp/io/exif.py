@@ -251,3 +251,16 @@ def _from_ciff(data: bytes) -> ExifRecord:
         focal_length_mm=None if shot.focal_length_mm is None else Reading(shot.focal_length_mm, "CIFF FocalLength"),
         found_any=shot.make is not None or shot.exposure_time_s is not None,
     )
+
+
+#: The exposure tags as exifread names them, for checks that a written file kept a photo's exposure EXIF.
+EXPOSURE_TAGS = ("EXIF ExposureTime", "EXIF ISOSpeedRatings", "EXIF FNumber", "EXIF FocalLength")
+
+
+def exposure_tag_text(path: str | Path) -> dict[str, str]:
+    """:data:`EXPOSURE_TAGS` of a file as exifread prints them (absent tags left out): the raw tags, not
+    :func:`read_exif`'s interpretation, so a check on a written file does not lean on this package's own reader."""
+    with open(path, "rb") as f:
+        tags = exifread.process_file(f, details=False)
+    return {tag: str(tags[tag]) for tag in EXPOSURE_TAGS if tag in tags}
+

@@ -35,7 +35,7 @@ from apps.dataset_synth.sources import plan_samples, read_samples
 from apps.deblur import Deblurrer, srgb_average
 from core_isp import orientation
 from core_isp.cameras import DEFAULT_CAMERA, get_camera
-from core_isp.image import CameraImage
+from core_isp.image import CameraImage, downscaled
 from core_isp.io import read_image
 from core_isp.io.writers import write_png
 from core_isp.isp import load_isp
@@ -45,7 +45,7 @@ from core_isp.simulation.bracket import photo_of
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.scenes import Scene, load_manifest, sample_scene, scene_data_dir
 from core_isp.simulation.shake import ShakePath
-from paramisp.demo.context import DemoContext, downscaled, to_display, working_size
+from paramisp.demo.context import DemoContext, to_display, working_size
 from paramisp.demo.report import Figure, Panel, Section, Table
 
 KEY_SYNTH, KEY_DEBLUR = "synth-blur", "deblur"

@@ -14,10 +14,8 @@ from typing import TypeVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from core_isp.image import CameraImage
 from core_isp.isp import InferenceOptions
 
 T = TypeVar("T")
@@ -78,13 +76,3 @@ def to_display(image: torch.Tensor) -> np.ndarray:
 def working_size(long_side_px: int) -> tuple[int, int]:
     """A 3:2 landscape ``(H, W)`` with even sides: a transfer samples the image through a 2 x 2 CFA."""
     return 2 * round(long_side_px / 3), 2 * (long_side_px // 2)
-
-
-def downscaled(photo: CameraImage, long_side_px: int) -> CameraImage:
-    """A photo ``(1, 3, H, W)`` area-resampled to a long side of ``long_side_px`` (never up), with even sides: its RAW
-    is sampled through a 2 x 2 CFA."""
-    height, width = photo.size_hw
-    scale = min(1.0, long_side_px / max(height, width))
-    size = (2 * max(1, round(height * scale / 2)), 2 * max(1, round(width * scale / 2)))
-    pixels = F.interpolate(photo.pixels, size=size, mode="area")
-    return photo.with_pixels(pixels, metadata=[photo.meta.replace(image_size_hw=size)])

@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import exifread
 import numpy as np
 import rawpy
 import torch
@@ -27,23 +26,21 @@ from core_isp import orientation
 from core_isp.cameras import camera_for
 from core_isp.chain import photo_to_raw, to_raw, to_srgb
 from core_isp.errors import MetadataWarning
-from core_isp.image import CameraImage
+from core_isp.image import CameraImage, downscaled
 from core_isp.io import find_camera_jpeg, read_image, read_raw, register_camera_jpeg, write_dng
 from core_isp.io.camera_jpeg import Registration, warp_jpeg_to_raw
+from core_isp.io.exif import exposure_tag_text
 from core_isp.io.writers import write_png
 from core_isp.isp import InferenceOptions, canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
-from core_isp.metrics import psnr, ssim
-from paramisp.demo.context import TEST_DATA, DemoContext, downscaled, to_display
+from core_isp.metrics import brightness_matched, psnr, ssim
+from paramisp.demo.context import TEST_DATA, DemoContext, to_display
 from paramisp.demo.report import Figure, Panel, Section, Table
 
 KEY = "isp"
 D30 = TEST_DATA / "raw" / "canon_eos_d30.crw"
 #: A 640 x 480 Nikon COOLPIX P6000 photo with full exposure EXIF: the largest bundled one with all four values.
 PHOTO = TEST_DATA / "exif" / "DSCN0010.jpg"
-#: Exposure EXIF a DNG must carry over from its photo, as exifread names the tags.
-EXPOSURE_TAGS = ("EXIF ExposureTime", "EXIF ISOSpeedRatings", "EXIF FNumber", "EXIF FocalLength")
-
 LEARNED, CANONICAL, FLAT = "learned ISP", "canonical ISP", "flat: the truth's mean (straw)"
 
 
@@ -189,15 +186,6 @@ def upright(image: torch.Tensor, meta: CameraMetadata) -> torch.Tensor:
 # -- scores ----------------------------------------------------------------------------------------------------------
 
 
-def gain_matched(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``pred`` ``(1, C, H, W)`` times the one gain that best fits ``target`` (least squares), clipped to [0, 1].
-
-    An oracle for exposure: the canonical ISP has no tone curve of the camera's, and would lose on brightness alone.
-    """
-    gain = (pred * target).sum() / pred.square().sum().clamp(min=1e-12)
-    return (pred * gain).clamp(0.0, 1.0)
-
-
 def flat_like(target: torch.Tensor) -> torch.Tensor:
     """Each channel of ``target`` ``(1, C, H, W)`` at its mean: a straw that knows the truth's level, not its
     content."""
@@ -205,8 +193,8 @@ def flat_like(target: torch.Tensor) -> torch.Tensor:
 
 
 def render_scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """PSNR (dB) and SSIM of an sRGB render ``(1, 3, H, W)``, as it is and after :func:`gain_matched`."""
-    matched = gain_matched(pred, target)
+    """PSNR (dB) and SSIM of an sRGB render ``(1, 3, H, W)``, as it is and after the brightness oracle."""
+    matched = brightness_matched(pred, target)
     return {
         "psnr": float(psnr(pred, target)),
         "ssim": float(ssim(pred, target)),
@@ -216,11 +204,11 @@ def render_scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
 
 
 def mosaic_scores(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """PSNR (dB) of a normalised mosaic ``(1, 1, H, W)``, as it is and after :func:`gain_matched`, and its level
+    """PSNR (dB) of a normalised mosaic ``(1, 1, H, W)``, as it is and after the brightness oracle, and its level
     against the truth's in stops (log2 of the ratio of means; the mosaic is linear in light)."""
     return {
         "psnr": float(psnr(pred, target)),
-        "psnr_gain": float(psnr(gain_matched(pred, target), target)),
+        "psnr_gain": float(psnr(brightness_matched(pred, target), target)),
         "stops": math.log2(max(float(pred.mean()), 1e-12) / float(target.mean())),
     }
 
@@ -328,7 +316,7 @@ def photo_to_dng(path: Path, long_side_px: int, target: Path, options: Inference
          _yes(rendered.shape[:2] == shown_hw)],
         ["CFA pattern", str(meta.cfa_pattern), cfa, _yes(cfa == meta.cfa_pattern)],
     ]  # fmt: skip
-    before, after = exposure_tags(path), exposure_tags(target)
+    before, after = exposure_tag_text(path), exposure_tag_text(target)
     rows += [[tag.split()[-1], value, after.get(tag, "absent"), _yes(after.get(tag) == value)]
              for tag, value in before.items()]  # fmt: skip
     all_ok = all(row[-1] == "yes" for row in rows)
@@ -340,13 +328,6 @@ def photo_to_dng(path: Path, long_side_px: int, target: Path, options: Inference
     said = "".join(f" Warned: {w.message}." for w in caught)
     note = f"Made with the {made.describe()}; {target.name} is {target.stat().st_size // 1024} KiB.{said}"
     return DngCheck(target, shown, libraw, rows, all_ok, note)
-
-
-def exposure_tags(path: Path) -> dict[str, str]:
-    """:data:`EXPOSURE_TAGS` of a file as exifread prints them (absent tags left out)."""
-    with open(path, "rb") as f:
-        tags = exifread.process_file(f, details=False)
-    return {tag: str(tags[tag]) for tag in EXPOSURE_TAGS if tag in tags}
 
 
 def dng_figure(check: DngCheck) -> Figure:

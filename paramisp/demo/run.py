@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,9 +16,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from core_isp.errors import BadInputError
+from core_isp.io.writers import atomic_write
 from paramisp.demo.context import DemoContext
 from paramisp.demo.report import DemoReport, Section, report_to_json, write_html
-from paramisp.machine import machine_line
+from paramisp.machine import machine_line, peak_rss_mib
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,6 @@ def select_steps(only: Sequence[str] | None) -> list[DemoStep]:
     return [step for step in STEPS if step.key in only]
 
 
-def peak_rss_mib() -> float:
-    """The process's peak resident memory so far (MiB; Linux reports ``ru_maxrss`` in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def run_demo(context: DemoContext, only: Sequence[str] | None = None) -> DemoResult:
     """Run the steps into ``context.out_dir`` and write ``report.html`` (self-contained) and ``report.json``."""
     steps = select_steps(only)
@@ -104,7 +98,6 @@ def run_demo(context: DemoContext, only: Sequence[str] | None = None) -> DemoRes
 
 
 def _write_json(report: DemoReport, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(report_to_json(report), indent=2))
-    os.replace(tmp, path)
+    with atomic_write(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(report_to_json(report), indent=2))
     return path

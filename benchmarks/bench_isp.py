@@ -3,6 +3,7 @@
     python -m benchmarks.bench_isp speed            # ms per megapixel, both configs and directions
     python -m benchmarks.bench_isp rss --config small --direction forward --megapixels 24
     python -m benchmarks.bench_isp all              # both, each RSS run in a fresh process
+    python -m benchmarks.bench_isp precision        # shipped weights: fp32 against bf16 autocast, speed and accuracy
 
 Untrained weights (speed does not depend on them). Timings are the best of ``--repeats`` runs after a
 warm-up, in eval mode, fp32, through the full-resolution API (:mod:`core_isp.inference`).
@@ -83,6 +84,63 @@ def speed(repeats: int) -> list[str]:
     return rows
 
 
+#: ``precision`` variants: label, autocast dtype, channels-last. The first is the reference.
+PRECISIONS = (
+    ("fp32, NCHW (reference)", None, False),
+    ("fp32, channels-last", None, True),
+    ("bf16 autocast, NCHW", torch.bfloat16, False),
+    ("bf16 autocast, channels-last", torch.bfloat16, True),
+)
+
+
+def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
+    """Markdown rows: the shipped camera-agnostic weights under each of :data:`PRECISIONS`, per direction: ms/MP on a
+    1024 x 1024 input in one window and in tiles, the largest and mean absolute difference from the fp32 output,
+    and the PSNR against the ground truth on test shots of every simulated camera (the evaluation's first
+    ``shots_per_camera`` shots, one per test source), next to fp32's."""
+    from benchmarks.eval_isp import test_shots
+    from core_isp.isp import load_isp
+    from core_isp.metrics import paper_protocol_scores
+    from core_isp.simulation.profiles import PROFILES
+
+    isp = load_isp()
+    shots = [s for p in PROFILES for s in test_shots(p, shots_per_camera)]
+    rows = []
+    for direction in DIRECTIONS:
+        model = isp.forward_model if direction == "forward" else isp.inverse_model
+        run = ISP[direction]
+
+        def inputs(s, direction=direction):
+            return (s.raw, s.srgb) if direction == "forward" else (s.srgb, s.clean)
+
+        big = torch.cat([inputs(s)[0] for s in shots[:12]], dim=-1)[..., :1024, :1024]
+        big = big.repeat(1, 1, 1024 // big.shape[-2] + 1, 1)[..., :1024, :1024]
+        reference: dict[str, torch.Tensor] = {}
+        for label, dtype, channels_last in PRECISIONS:
+            cells = []
+            for tile in (None, DEFAULT_TILE):
+                options = dict(tile=tile, autocast_dtype=dtype, channels_last=channels_last)
+                out = run(model, big, [shots[0].meta], **options)  # warm-up, and the output compared
+                best = float("inf")
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    run(model, big, [shots[0].meta], **options)
+                    best = min(best, time.perf_counter() - start)
+                diff = (out.float() - reference.setdefault(str(tile), out).float()).abs()
+                cells += [f"{best * 1000 / (1024 * 1024 / 1e6):,.0f}", f"{diff.max():.4f}", f"{diff.mean():.5f}"]
+            psnrs = []
+            with torch.no_grad():
+                for s in shots:
+                    x, target = inputs(s)
+                    pred = run(model, x, [s.meta], tile=None, autocast_dtype=dtype, channels_last=channels_last)
+                    psnrs.append(paper_protocol_scores(pred.float().clamp(0, 1), target, crop_size=128).psnr_db)
+            rows.append(f"| {direction} | {label} | " + " | ".join(cells) + f" | {sum(psnrs) / len(psnrs):.3f} |")
+            print(rows[-1], flush=True)
+            if channels_last:  # the weights were converted in place: back to the reference layout
+                model.to(memory_format=torch.contiguous_format)
+    return rows
+
+
 def rss(config: str, direction: str, megapixels: float, tile: int, channels_last: bool) -> str:
     """Run one direction on a 3:2 image of ``megapixels`` in this process; a markdown row with peak RSS."""
     width = int((megapixels * 1e6 * 1.5) ** 0.5) // 4 * 4
@@ -105,7 +163,7 @@ def rss(config: str, direction: str, megapixels: float, tile: int, channels_last
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("speed", "rss", "all"))
+    parser.add_argument("what", choices=("speed", "rss", "all", "precision"))
     parser.add_argument("--config", default="small", choices=tuple(CONFIGS))
     parser.add_argument("--direction", default="forward", choices=DIRECTIONS)
     parser.add_argument("--megapixels", type=float, default=24.0)
@@ -117,6 +175,11 @@ def main() -> None:
     if args.what in ("speed", "all"):
         print("| config | direction | input | layout | ms / MP |\n|---|---|---|---|---:|", flush=True)
         speed(args.repeats)
+    if args.what == "precision":
+        print(f"| direction | variant | one window: ms / MP | max abs diff | mean abs diff | tile {DEFAULT_TILE}: "
+              "ms / MP | max abs diff | mean abs diff | test-shot PSNR (dB) |\n"
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)  # fmt: skip
+        precision(args.repeats)
     if args.what == "rss":
         print(rss(args.config, args.direction, args.megapixels, args.tile, args.channels_last), flush=True)
     if args.what == "all":

@@ -41,7 +41,7 @@ from core_isp.metrics import bootstrap_interval, psnr
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.render import SIMULATED
-from core_isp.simulation.scenes import load_manifest, sample_scene
+from core_isp.simulation.scenes import draw_view, load_manifest
 from paramisp.machine import machine_line
 
 CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
@@ -61,12 +61,7 @@ def scenes(count: int) -> list:
     sources = [s for s in load_manifest() if s.split == "test"]
     rng = np.random.default_rng(SEED)
     cache: dict[str, np.ndarray] = {}
-    out = []
-    for _ in range(count):
-        source = sources[int(rng.integers(len(sources)))]
-        out.append(sample_scene(source, *SIZE, rng, float(np.exp(rng.uniform(np.log(2), np.log(2000)))),
-                                image_cache=cache))  # fmt: skip
-    return out
+    return [draw_view(sources, rng, SIZE, cache) for _ in range(count)]
 
 
 def frames_as_photos(capture: BlurCapture) -> list[CameraImage]:

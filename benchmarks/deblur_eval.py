@@ -53,7 +53,7 @@ from core_isp.isp import InferenceOptions
 from core_isp.metrics import bootstrap_interval, psnr, ssim, st_lpips
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
+from core_isp.simulation.scenes import Scene, draw_view, load_manifest
 from paramisp.machine import machine_line
 
 CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
@@ -74,17 +74,11 @@ GOPRO = Path(__file__).resolve().parents[2] / "shared" / "data" / "blur" / "gopr
 
 
 def scenes(split: str, count: int, size: tuple[int, int], seed: int) -> list[Scene]:
-    """``count`` scenes of one split, log-average luminance log-uniform in 2-2000 cd/m^2 (dim interiors, where the
-    AE raises ISO, to daylight), as :mod:`benchmarks.blur_realism` draws its test scenes."""
+    """``count`` views of one split (:func:`draw_view`), as :mod:`benchmarks.blur_realism` draws its test scenes."""
     sources = [s for s in load_manifest() if s.split == split]
     rng = np.random.default_rng(seed)
     cache: dict[str, np.ndarray] = {}
-    out = []
-    for _ in range(count):
-        source = sources[int(rng.integers(len(sources)))]
-        luminance = float(np.exp(rng.uniform(np.log(2), np.log(2000))))
-        out.append(sample_scene(source, *size, rng, luminance, image_cache=cache))
-    return out
+    return [draw_view(sources, rng, size, cache) for _ in range(count)]
 
 
 def blurry_photo(capture: BlurCapture) -> CameraImage:

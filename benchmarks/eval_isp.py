@@ -1,7 +1,8 @@
 """Evaluate the learned ISPs against the classic pipelines on held-out simulated shots (and the real D30).
 
-    python -m benchmarks.eval_isp [--ablation-runs runs/defaults] [--shipped-runs runs/defaults-gpu] [--shots 24]
-    python -m benchmarks.eval_isp --shipped-only [--shots 24] [--save runs/eval-isp/scores.json]
+    python -m benchmarks.eval_isp [--ablation-runs runs/defaults] [--shipped-runs runs/defaults-gpu] [--shots 32]
+    python -m benchmarks.eval_isp --shipped-only [--shots 32] [--save runs/eval-isp/scores.json]
+    python -m benchmarks.eval_isp --ablation-only --ablation-runs runs/ablation-quick --shots 16
 
 Two studies, both from the runs of ``tools/train_default_weights.py``:
 
@@ -12,14 +13,17 @@ Two studies, both from the runs of ``tools/train_default_weights.py``:
   optics dropout, all with identical seeds, data and step budget; EXIF-stripped shots.
 
 ``--shipped-only`` runs the first study on the simulated cameras alone: it needs no run folder (no training
-budgets, no ablation, no D30 fine-tune).
+budgets, no ablation, no D30 fine-tune). ``--ablation-only`` runs the second one alone, for example on the runs
+of the quick recipe (``tools/train_default_weights.py --recipe quick``), which reproduces it on this CPU in under
+30 minutes, training and scoring included.
 
 Test set: for every profile, ``N_SHOTS`` shots rendered from the *test* split's scene sources (disjoint from
-training and validation by source), seeds fixed. Metrics: the paper protocol (five 128-pixel crops, border 2,
-PSNR over the crop batch, Gaussian SSIM) for both directions, ST-LPIPS for the forward one; the inverse is
-scored against the clean RAW (what can be recovered) and the noisy RAW (what the camera recorded). Paired
-per-image differences come with a 95 % bootstrap interval over test *scenes*: shot ``k`` of every camera renders
-the same scene ``k`` (see :func:`test_shots`), so a resample draws whole scenes, with all their cameras' shots.
+training and validation by source), as many from each source, seeds fixed. Metrics: the paper protocol (five
+128-pixel crops, border 2, PSNR over the crop batch, Gaussian SSIM) for both directions, ST-LPIPS for the
+forward one; the inverse is scored against the clean RAW (what can be recovered) and the noisy RAW (what the
+camera recorded). Paired per-image differences come with a 95 % bootstrap interval over test *scenes*: shot
+``k`` of every camera renders the same scene ``k`` (see :func:`test_shots`), so a resample draws whole scenes,
+with all their cameras' shots.
 Prints Markdown.
 """
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 import time
@@ -53,7 +58,7 @@ from core_isp.simulation.scenes import load_manifest
 from paramisp.machine import machine_line
 
 EVAL_SEED = 20261126
-N_SHOTS = 24
+N_SHOTS = 32
 SIZE = (256, 384)
 CROP = 128
 BOOTSTRAP = 10000
@@ -74,15 +79,18 @@ class Shot:
 def test_shots(profile: str, n_shots: int = N_SHOTS) -> list[Shot]:
     """The profile's ``n_shots`` test shots.
 
-    Shot ``i`` is seeded by ``(EVAL_SEED, i)`` alone, and :func:`simulate_shot` draws the source, the luminance
-    and the crop from that seed before anything depends on the camera: every camera's shot ``i`` renders the same
-    scene ``i``, which is why the intervals resample scenes, not images.
+    The test set is stratified by source: shot ``i`` is cut from test source ``i mod S`` (manifest order), so every
+    source, dead leaves included, gets the same share of shots. Shot ``i`` is seeded by ``(EVAL_SEED, i)`` alone,
+    and :func:`simulate_shot` draws the luminance and the crop from that seed before anything depends on the
+    camera: every camera's shot ``i`` renders the same scene ``i``, which is why the intervals resample scenes,
+    not images.
     """
     sources = [s for s in load_manifest() if s.split == "test"]
     cache: dict[str, np.ndarray] = {}
     shots = []
     for i in range(n_shots):
-        shot, source = simulate_shot(get_profile(profile), sources, shot_seed(EVAL_SEED, i), SIZE, image_cache=cache)
+        stratum = [sources[i % len(sources)]]
+        shot, source = simulate_shot(get_profile(profile), stratum, shot_seed(EVAL_SEED, i), SIZE, image_cache=cache)
         m = shot.metadata
         shots.append(Shot(shot.noisy_raw, shot.clean_raw, shot.camera_srgb, m, m.iso, m.exposure_time_s, i,  # type: ignore[arg-type]
                           source.source_id))  # fmt: skip
@@ -126,11 +134,11 @@ def matched(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return brightness_matched(pred.clamp(0, 1), target)
 
 
-def score(
-    shots: list[Shot], forward: Forward | None, inverse: Forward | None, fit: Fit = as_is
+def score_shots(
+    shots: list[Shot], forward: Forward | None, inverse: Forward | None, fit: Fit = as_is, perceptual: bool = True
 ) -> dict[str, np.ndarray]:
     """Per-image scores; ``fit`` adjusts each prediction to the target it is scored against (the inverse is fitted
-    once to the clean RAW and once to the noisy RAW)."""
+    once to the clean RAW and once to the noisy RAW); ``perceptual=False`` skips ST-LPIPS, a third of the cost."""
     out: dict[str, list[float]] = defaultdict(list)
     with torch.no_grad():
         for s in shots:
@@ -139,7 +147,8 @@ def score(
                 sc = paper_protocol_scores(pred, s.srgb, crop_size=CROP)
                 out["fwd_psnr"].append(sc.psnr_db)
                 out["fwd_ssim"].append(sc.ssim)
-                out["fwd_stlpips"].append(float(st_lpips(pred, s.srgb)))
+                if perceptual:
+                    out["fwd_stlpips"].append(float(st_lpips(pred, s.srgb)))
             if inverse is not None:
                 raw = inverse(s)
                 clean = paper_protocol_scores(fit(raw, s.clean), s.clean, crop_size=CROP)
@@ -181,14 +190,17 @@ def training_budget(run: Path, direction: str) -> tuple[dict, float]:
     return settings, seconds
 
 
-def evaluate(ablation_root: Path | None, n_shots: int) -> tuple[Results, dict[str, list[Shot]]]:
+def evaluate(ablation_root: Path | None, n_shots: int, shipped: bool = True) -> tuple[Results, dict[str, list[Shot]]]:
     """Score every method on every profile's test shots; without ``ablation_root`` the shipped weights and the
-    classic pipelines only."""
+    classic pipelines only, without ``shipped`` the ablation and the classic pipelines only."""
     ablation = {
         name: {d: load(ablation_root / "pretrain" / v / d / f"{d}.best.safetensors", d) for d in ("forward", "inverse")}
         for name, v in ABLATION.items()
     } if ablation_root is not None else {}  # fmt: skip
-    generic = load_isp()
+    generic = load_isp() if shipped else None
+    # ST-LPIPS only where the shipped weights are scored: the ablation's claims are PSNR, and its quick recipe has a
+    # half-hour budget.
+    score = functools.partial(score_shots, perceptual=shipped)
     results: Results = {}
     shots_by_profile = {p: test_shots(p, n_shots) for p in (*TUNING_PROFILES, *HELD_OUT_PROFILES)}
     canonical = (lambda s: develop(s.raw, params(s)), lambda s: undevelop(s.srgb, params(s)))
@@ -197,9 +209,10 @@ def evaluate(ablation_root: Path | None, n_shots: int) -> tuple[Results, dict[st
             CANONICAL: score(shots, *canonical),
             MATCHED: score(shots, *canonical, fit=matched),
             UPI: score(shots, lambda s: upi_process(s.raw, params(s)), lambda s: upi_unprocess(s.srgb, params(s))),
-            SHIPPED_GENERIC: shipped_score(shots, generic),
         }  # fmt: skip
-        if profile in TUNING_PROFILES:
+        if generic is not None:
+            res[SHIPPED_GENERIC] = shipped_score(shots, generic)
+        if generic is not None and profile in TUNING_PROFILES:
             res[SHIPPED_TUNED] = shipped_score(shots, load_isp(profile))
         for name, pair in ablation.items():
             res[name] = score(shots, learned_forward(pair["forward"]), learned_inverse(pair["inverse"]))
@@ -211,7 +224,7 @@ def evaluate(ablation_root: Path | None, n_shots: int) -> tuple[Results, dict[st
 
 
 def shipped_score(shots: list[Shot], isp: LearnedISP) -> dict[str, np.ndarray]:
-    return score(shots, learned_forward(isp.forward_model), learned_inverse(isp.inverse_model))  # type: ignore[arg-type]
+    return score_shots(shots, learned_forward(isp.forward_model), learned_inverse(isp.inverse_model))  # type: ignore[arg-type]
 
 
 def pooled(results: Results, profiles: list[str], method: str, metric: str) -> np.ndarray:
@@ -254,12 +267,12 @@ def camera_tables(results: Results, methods: list[str], title: str) -> None:
     )
     for direction, metrics in tables:
         print(f"\n#### {title} — {direction}: PSNR (dB) per tuning camera, test scenes\n")
-        lpips = len(metrics) > 2
+        lpips = len(metrics) > 2 and all(metrics[2] in results[p][m] for p in tuning for m in methods)
         print("| method | " + " | ".join(tuning) + " | mean PSNR | mean SSIM |" + (" ST-LPIPS |" if lpips else ""))
         print("|---" * (len(tuning) + 3 + lpips) + "|")
         for method in methods:
             cells = [fmt(results[p][method][metrics[0]].mean()) for p in tuning]
-            means = [pooled(results, tuning, method, m).mean() for m in metrics]
+            means = [pooled(results, tuning, method, m).mean() for m in metrics[: 2 + lpips]]
             extra = f" {fmt(means[2], 4)} |" if lpips else ""
             print(f"| {method} | " + " | ".join(cells) + f" | {fmt(means[0])} | {fmt(means[1], 4)} |" + extra)
 
@@ -288,36 +301,64 @@ BINS = {
 }
 
 
+def grouped_table(
+    results: Results,
+    shots_by_profile: dict[str, list[Shot]],
+    profiles: list[str],
+    groups: dict[str, Callable[[Shot], bool]],
+    methods: list[str],
+    pairs: list[tuple[str, str]],
+    heading: str,
+) -> None:
+    """Mean PSNRs of ``methods`` and the paired differences of ``pairs`` over the shots of ``profiles`` in each group
+    (a row per group that has shots), each difference with an interval over the group's scenes. A scene may fall in
+    a group on some cameras only (ISO and shutter are drawn per camera), so the clusters may be of unequal sizes."""
+    print(f"\n#### {heading}\n")
+    print("PSNR in dB, forward / inverse (clean RAW); each difference with its 95 % bootstrap interval over the "
+          "group's scenes.\n")  # fmt: skip
+    diff_heads = [f"{SHORT.get(a, a)} − {SHORT.get(b, b)}, {d}" for a, b in pairs for d in ("forward", "inverse")]
+    print("| group | shots (scenes) | " + " | ".join(methods + diff_heads) + " |")
+    print("|---" * (2 + len(methods) + len(diff_heads)) + "|")
+    scene = pooled_scenes({p: np.array([s.scene for s in shots_by_profile[p]]) for p in profiles}, profiles)
+    for name, member in groups.items():
+        sel = np.concatenate([[member(s) for s in shots_by_profile[p]] for p in profiles]).astype(bool)
+        if not sel.any():
+            continue
+
+        def sub(method: str, metric: str, sel=sel) -> np.ndarray:
+            return pooled(results, profiles, method, metric)[sel]
+
+        cells = [f"{sub(m, 'fwd_psnr').mean():.2f} / {sub(m, 'inv_psnr').mean():.2f}" for m in methods]
+        diffs = [ci_cell(sub(a, m) - sub(b, m), scene[sel]) for a, b in pairs for m in ("fwd_psnr", "inv_psnr")]
+        print(f"| {name} | {int(sel.sum())} ({len(set(scene[sel]))}) | " + " | ".join(cells + diffs) + " |")
+
+
 def bins_table(
     results: Results, shots_by_profile: dict[str, list[Shot]], methods: list[str], pairs: list[tuple[str, str]]
 ) -> None:
-    """Mean PSNRs of ``methods`` and the paired differences of ``pairs`` per ISO and exposure-time bin. A scene
-    falls in a bin on some cameras only (ISO and shutter are drawn per camera), so the bins' intervals resample
-    scenes of unequal sizes: the shots of a scene that fall in the bin."""
-    tuning = list(TUNING_PROFILES)
-    print("\n#### By ISO and exposure time (tuning cameras' test shots)\n")
-    print("PSNR in dB, forward / inverse (clean RAW); each difference with its 95 % bootstrap interval over the "
-          "bin's scenes.\n")  # fmt: skip
-    diff_heads = [f"{SHORT.get(a, a)} − {SHORT.get(b, b)}, {d}" for a, b in pairs for d in ("forward", "inverse")]
-    print("| bin | shots (scenes) | " + " | ".join(methods + diff_heads) + " |")
-    print("|---" * (2 + len(methods) + len(diff_heads)) + "|")
-    for name, pred in BINS.items():
-        sel = {p: np.array([pred(s) for s in shots_by_profile[p]]) for p in tuning}
-        n = int(sum(v.sum() for v in sel.values()))
-        if n == 0:
-            continue
-        labels = np.concatenate([[s.scene for s in shots_by_profile[p]] for p in tuning])[np.concatenate(
-            [sel[p] for p in tuning])]  # fmt: skip
-
-        def sub(method: str, metric: str, sel=sel) -> np.ndarray:
-            return np.concatenate([results[p][method][metric][sel[p]] for p in tuning])
-
-        cells = [f"{sub(m, 'fwd_psnr').mean():.2f} / {sub(m, 'inv_psnr').mean():.2f}" for m in methods]
-        diffs = [ci_cell(sub(a, m) - sub(b, m), labels) for a, b in pairs for m in ("fwd_psnr", "inv_psnr")]
-        print(f"| {name} | {n} ({len(set(labels))}) | " + " | ".join(cells + diffs) + " |")
+    """:func:`grouped_table` of the tuning cameras' shots by ISO and exposure-time bin."""
+    grouped_table(results, shots_by_profile, list(TUNING_PROFILES), BINS, methods, pairs,
+                  "By ISO and exposure time (tuning cameras' test shots)")  # fmt: skip
 
 
-def held_out_table(results: Results, scenes: Scenes, ablation: bool) -> None:
+def source_table(results: Results, shots_by_profile: dict[str, list[Shot]], pairs: list[tuple[str, str]]) -> None:
+    """:func:`grouped_table` of every camera's shots by the test source they were cut from; then the differences
+    pooled, with an interval over *sources* (each source's scenes resampled as one cluster: the most conservative
+    reading, with few clusters)."""
+    profiles = [*TUNING_PROFILES, *HELD_OUT_PROFILES]
+    source = np.concatenate([[s.source for s in shots_by_profile[p]] for p in profiles])
+    names = sorted(set(source))
+    methods = list(dict.fromkeys(m for pair in pairs for m in pair))
+    groups = {name: (lambda s, name=name: s.source == name) for name in names}
+    grouped_table(results, shots_by_profile, profiles, groups, methods, pairs,
+                  "By scene source (every camera, the held-out one included)")  # fmt: skip
+    cells = [ci_cell(pooled(results, profiles, a, m) - pooled(results, profiles, b, m), source)
+             for a, b in pairs for m in ("fwd_psnr", "inv_psnr")]  # fmt: skip
+    print(f"| all, interval over the {len(names)} sources | {len(source)} | " + " | ".join(["—"] * len(methods) + cells)
+          + " |")  # fmt: skip
+
+
+def held_out_table(results: Results, scenes: Scenes, ablation: bool, shipped: bool = True) -> None:
     tuning = list(TUNING_PROFILES)
     print("\n#### Camera kept out of training and tuning" + (", and EXIF-stripped shots\n" if ablation else "\n"))
     print("PSNR in dB, forward / inverse (clean RAW)." + (" EXIF stripped: exposure time, ISO, f-number and focal "
@@ -325,15 +366,17 @@ def held_out_table(results: Results, scenes: Scenes, ablation: bool) -> None:
     cols = [*HELD_OUT_PROFILES, "tuning cameras (pooled)"]
     print("| method | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
-    for method in (CANONICAL, MATCHED, UPI, SHIPPED_GENERIC, *((*ABLATION, *STRIPPED) if ablation else ())):
+    methods = [CANONICAL, MATCHED, UPI, *[SHIPPED_GENERIC] * shipped, *((*ABLATION, *STRIPPED) if ablation else ())]
+    for method in methods:
         cells = [f"{results[c][method]['fwd_psnr'].mean():.2f} / {results[c][method]['inv_psnr'].mean():.2f}"
                  for c in HELD_OUT_PROFILES]  # fmt: skip
         f, i = (pooled(results, tuning, method, m).mean() for m in ("fwd_psnr", "inv_psnr"))
         print(f"| {method} | " + " | ".join(cells) + f" | {f:.2f} / {i:.2f} |")
     held = list(HELD_OUT_PROFILES)
     caption = f"Paired differences on the held-out camera ({', '.join(held)}), dB, mean [95 % bootstrap over scenes]"
-    pairs = [(SHIPPED_GENERIC, CANONICAL), (SHIPPED_GENERIC, MATCHED), (SHIPPED_GENERIC, UPI)]
-    paired_table(results, scenes, held, [("ParamISP", "ParamNet colour terms only")] * ablation + pairs, caption)
+    pairs = [(SHIPPED_GENERIC, CANONICAL), (SHIPPED_GENERIC, MATCHED), (SHIPPED_GENERIC, UPI)] if shipped else []
+    ablation_pairs = [("ParamISP", "ParamNet colour terms only"), ("ParamISP", "no ParamNet")]
+    paired_table(results, scenes, held, ablation_pairs * ablation + pairs, caption)
     if ablation:
         paired_table(results, scenes, tuning, [("ParamISP, EXIF stripped", "ParamISP"),
                                                ("ParamISP no dropout, EXIF stripped", "ParamISP, no optics dropout")],
@@ -381,14 +424,15 @@ def d30(root: Path) -> None:
             print(f"| {name} | {sf.psnr_db:.2f} / {sf.ssim:.4f} / {lp:.4f} | {si.psnr_db:.2f} / {si.ssim:.4f} |")
 
 
-def budgets(ablation_root: Path, shipped_root: Path) -> None:
+def budgets(ablation_root: Path, shipped_root: Path | None) -> None:
     print("\n### Training budgets\n")
     print("| weights | config | steps x batch x crop | data | training time |")
     print("|---|---|---|---|---|")
-    for label, run in [(f"ablation: {n}", ablation_root / "pretrain" / v) for n, v in ABLATION.items()] + [
+    shipped = [] if shipped_root is None else [
         ("shipped: camera-agnostic", shipped_root / "pretrain" / "paramisp"),
         *((f"shipped: {p} fine-tune", shipped_root / "finetune" / p) for p in TUNING_PROFILES),
-    ]:
+    ]  # fmt: skip
+    for label, run in [(f"ablation: {n}", ablation_root / "pretrain" / v) for n, v in ABLATION.items()] + shipped:
         cells = []
         for d in ("forward", "inverse"):
             st, sec = training_budget(run, d)
@@ -421,29 +465,37 @@ def save_scores(path: Path, results: Results, shots_by_profile: dict[str, list[S
     path.write_text(json.dumps(payload, indent=1))
 
 
-def main(ablation_root: Path | None, shipped_root: Path | None, n_shots: int, save: Path | None = None) -> None:
-    """Print the Markdown report; ``None`` roots skip the parts that need them (ablation and budgets; the D30)."""
+def main(
+    ablation_root: Path | None, shipped_root: Path | None, n_shots: int, save: Path | None = None, shipped: bool = True
+) -> None:
+    """Print the Markdown report; ``None`` roots skip the parts that need them (ablation and budgets; the D30), and
+    ``shipped=False`` skips the shipped weights."""
     t0 = time.time()
     print(f"Evaluated on: {machine_line()}\n")
-    if ablation_root is not None and shipped_root is not None:
+    if ablation_root is not None:
         budgets(ablation_root, shipped_root)
-    results, shots_by_profile = evaluate(ablation_root, n_shots)
+    results, shots_by_profile = evaluate(ablation_root, n_shots, shipped)
     if save is not None:
         save_scores(save, results, shots_by_profile)
     scenes = {p: np.array([s.scene for s in shots]) for p, shots in shots_by_profile.items()}
     tuning = list(TUNING_PROFILES)
-    print(f"\n### Shipped weights against the classic pipelines ({n_shots} test shots per camera)\n")
-    print(test_set_line(shots_by_profile))
-    camera_tables(results, [CANONICAL, MATCHED, UPI, SHIPPED_GENERIC, SHIPPED_TUNED], "Shipped")
-    shipped_pairs = [(SHIPPED_TUNED, CANONICAL), (SHIPPED_TUNED, MATCHED), (SHIPPED_TUNED, UPI),
-                     (SHIPPED_GENERIC, CANONICAL), (SHIPPED_GENERIC, MATCHED), (SHIPPED_GENERIC, UPI),
-                     (SHIPPED_TUNED, SHIPPED_GENERIC)]  # fmt: skip
-    paired_table(results, scenes, tuning, shipped_pairs, PAIRED)
-    lo, hi = widening(results, scenes, tuning, shipped_pairs)
-    print(f"\nResampling scenes rather than images widens these intervals {lo:.1f}x to {hi:.1f}x.")
-    bin_methods, bin_pairs = [CANONICAL, MATCHED, SHIPPED_GENERIC, SHIPPED_TUNED], [(SHIPPED_TUNED, SHIPPED_GENERIC)]
+    bin_methods, bin_pairs, source_pairs = [CANONICAL, MATCHED], [], []
+    if shipped:
+        print(f"\n### Shipped weights against the classic pipelines ({n_shots} test shots per camera)\n")
+        print(test_set_line(shots_by_profile))
+        camera_tables(results, [CANONICAL, MATCHED, UPI, SHIPPED_GENERIC, SHIPPED_TUNED], "Shipped")
+        shipped_pairs = [(SHIPPED_TUNED, CANONICAL), (SHIPPED_TUNED, MATCHED), (SHIPPED_TUNED, UPI),
+                         (SHIPPED_GENERIC, CANONICAL), (SHIPPED_GENERIC, MATCHED), (SHIPPED_GENERIC, UPI),
+                         (SHIPPED_TUNED, SHIPPED_GENERIC)]  # fmt: skip
+        paired_table(results, scenes, tuning, shipped_pairs, PAIRED)
+        lo, hi = widening(results, scenes, tuning, shipped_pairs)
+        print(f"\nResampling scenes rather than images widens these intervals {lo:.1f}x to {hi:.1f}x.")
+        bin_methods += [SHIPPED_GENERIC, SHIPPED_TUNED]
+        bin_pairs.append((SHIPPED_TUNED, SHIPPED_GENERIC))
+        source_pairs.append((SHIPPED_GENERIC, MATCHED))
     if ablation_root is not None:
-        print("\n### ParamNet ablation (CPU recipe, identical seeds, data and budget)")
+        print(f"\n### ParamNet ablation (identical seeds, data and budget; {n_shots} test shots per camera)\n")
+        print(test_set_line(shots_by_profile))
         camera_tables(results, [CANONICAL, MATCHED, *ABLATION], "Ablation")
         paired_table(results, scenes, tuning, [("ParamISP", "ParamNet colour terms only"), ("ParamISP", "no ParamNet"),
                                                ("ParamISP", CANONICAL), ("ParamISP", MATCHED), ("ParamISP", UPI),
@@ -451,8 +503,10 @@ def main(ablation_root: Path | None, shipped_root: Path | None, n_shots: int, sa
                      PAIRED)  # fmt: skip
         bin_methods += ["ParamNet colour terms only", "ParamISP"]
         bin_pairs.append(("ParamISP", "ParamNet colour terms only"))
+        source_pairs.append(("ParamISP", "no ParamNet"))
     bins_table(results, shots_by_profile, bin_methods, bin_pairs)
-    held_out_table(results, scenes, ablation_root is not None)
+    source_table(results, shots_by_profile, source_pairs)
+    held_out_table(results, scenes, ablation_root is not None, shipped)
     if shipped_root is not None:
         d30(shipped_root)
     print(f"\nEvaluation took {time.time() - t0:.0f} s on this machine.")
@@ -467,10 +521,15 @@ if __name__ == "__main__":
     parser.add_argument("--shipped-only", action="store_true",
                         help="the shipped weights and the classic pipelines on the simulated cameras only: no run "
                              "folders needed (skips the training budgets, the ablation and the D30)")  # fmt: skip
+    parser.add_argument("--ablation-only", action="store_true",
+                        help="the ablation runs (e.g. the quick recipe's) and the classic pipelines only: no shipped "
+                             "weights, no D30")  # fmt: skip
     parser.add_argument("--shots", type=int, default=N_SHOTS, help="test shots per camera")
     parser.add_argument("--save", type=Path, default=None, help="write the per-image scores (JSON) here")
     args = parser.parse_args()
     if args.shipped_only:
         main(None, None, args.shots, args.save)
+    elif args.ablation_only:
+        main(args.ablation_runs, None, args.shots, args.save, shipped=False)
     else:
         main(args.ablation_runs, args.shipped_runs, args.shots, args.save)

@@ -72,7 +72,7 @@ def test_bf16_autocast_and_channels_last_run_and_agree():
     for direction in DIRECTIONS:
         model = make_model("small", direction)
         x = model_input(direction, 1, 128, 96)
-        ref = ISP[direction](model, x, [META], tile=None)
+        ref = ISP[direction](model, x, [META], tile=None, channels_last=False)
         cl = ISP[direction](model, x, [META], tile=64, channels_last=True)
         bf16 = ISP[direction](model, x, [META], tile=64, autocast_dtype=torch.bfloat16, channels_last=True)
         assert cl.dtype == bf16.dtype == torch.float32

@@ -164,6 +164,36 @@ def test_manifest_splits_by_source_and_files_match():
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(ranges))  # disjoint seed ranges
 
 
+def test_every_bundled_scene_file_is_in_a_split_and_test_is_not_mostly_dead_leaves():
+    """No bundled real scene sits unused; the evaluation's stratified draw (one source per shot, in turn) keeps
+    procedural dead leaves to at most a quarter of the test shots, and covers each real kind."""
+    from benchmarks.eval_isp import test_shots
+
+    sources = load_manifest()
+    bundled = {str(p.relative_to(scene_data_dir())) for p in scene_data_dir().rglob("*") if p.suffix != ".md"
+               and p.is_file() and p.name != "manifest.json"}  # fmt: skip
+    assert bundled == {s.file for s in sources if s.file}
+    test = [s for s in sources if s.split == "test"]
+    assert {s.kind for s in test} >= {"hdr", "raw", "photo", "deadleaves"}
+    shots = test_shots("nikon-d7000", 2 * len(test))
+    assert [s.source for s in shots] == [s.source_id for s in test] * 2
+    assert sum(s.source.startswith("deadleaves") for s in shots) <= len(shots) / 4
+
+
+def test_raw_scene_sources_are_linear_real_light():
+    """The RAW-derived scenes (real sensors, developed without a tone curve) read as linear EXR, non-negative and
+    unclipped below their own sensor's clip level, with a colour chart's range of chroma."""
+    from core_isp.simulation.scenes import load_source_image
+
+    raws = [s for s in load_manifest() if s.kind == "raw"]
+    assert {s.source_id for s in raws} == {"raw:canon_eos_d30", "raw:canon_550d_colorchart"}
+    for source in raws:
+        rgb = load_source_image(source)
+        assert rgb.shape[0] == 3 and min(rgb.shape[1:]) >= 500 and rgb.min() >= 0
+        y = np.tensordot([0.2126, 0.7152, 0.0722], rgb, axes=(0, 0))
+        assert np.percentile(y, 99.9) / max(np.percentile(y, 1), 1e-4) > 8  # a real scene's range, not flat
+
+
 def test_simulate_writes_a_camera_folder_that_reads_back_exactly(tmp_path):
     from typer.testing import CliRunner
 

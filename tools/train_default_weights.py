@@ -1,6 +1,6 @@
 """Train the shipped default weights, reproducibly (committed budgets, seeds and data manifest).
 
-    python tools/train_default_weights.py [--recipe cpu|gpu] [RUN_ROOT]   # RUN_ROOT: runs/defaults[-gpu]
+    python tools/train_default_weights.py [--recipe cpu|gpu|quick] [RUN_ROOT]   # default: runs/<recipe folder>
 
 Recipe ``cpu`` (2-core CPU, ``small`` config):
 
@@ -14,6 +14,11 @@ Recipe ``cpu`` (2-core CPU, ``small`` config):
 Recipe ``gpu`` (one GPU and 16 cores for at most 8 minutes, ``base`` config, batches rendered by 14 worker
 processes): steps 1, 3 and 4 with twice the batch; the ablations stay with the CPU recipe, where all four
 variants share one budget.
+
+Recipe ``quick`` (2-core CPU, ``small`` config, under 30 minutes with its scoring): step 2 alone, the four ablation
+variants on an eighteenth of the CPU recipe's training pixels (crops of 64 px, 250 steps), with no fine-tunes and
+no D30; ``python -m benchmarks.eval_isp --ablation-only --ablation-runs runs/ablation-quick --shots 16`` scores it.
+It exists to check the direction of each ablation claim from a fresh clone, not its size.
 
 Every run is resumable: a finished run is skipped, a stopped one continues (``Trainer(resume=True)``). Each
 checkpoint records its training settings, step count, code version and data-manifest hash;
@@ -35,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TUNING = ("nikon-d7000", "nikon-d90", "nikon-d40", "sony-a7r3", "samsung-s7")
 PRETRAIN_STEPS = 2000
 FINETUNE_STEPS = 300
+QUICK_STEPS = 250
 ABLATIONS = {"nodropout": {"optics_dropout_p": 0.0}, "colour": {"embedding": "colour"}, "none": {"embedding": "none"}}
 
 
@@ -43,6 +49,9 @@ class Recipe:
     common: dict
     variants: dict[str, dict] = field(default_factory=dict)
     workers: int = 0
+    pretrain_steps: int = PRETRAIN_STEPS
+    #: Steps 3 and 4: the per-camera fine-tunes and the D30.
+    finetune: bool = True
 
 
 RECIPES = {
@@ -50,6 +59,9 @@ RECIPES = {
                        val_samples=32, seed=42), {"paramisp": {}, **ABLATIONS}),
     "gpu": Recipe(dict(config="base", batch_size=16, crop=96, lr=5e-4, lr_step_every=400, lr_gamma=0.8,
                        val_samples=32, seed=42), {"paramisp": {}}, workers=14),
+    "quick": Recipe(dict(config="small", batch_size=8, crop=64, lr=1e-3, lr_step_every=100, lr_gamma=0.8,
+                         val_samples=16, seed=42), {"paramisp": {}, **ABLATIONS}, pretrain_steps=QUICK_STEPS,
+                    finetune=False),
 }  # fmt: skip
 
 
@@ -86,8 +98,11 @@ def main(root: Path, recipe: Recipe) -> None:
     common, workers = recipe.common, recipe.workers
     for variant, changes in recipe.variants.items():
         for direction in ("forward", "inverse"):
-            run(TrainSettings(stage="pretrain", direction=direction, data=sim, steps=PRETRAIN_STEPS, val_every=250,
-                              **{**common, **changes}), root / "pretrain" / variant / direction, workers)  # fmt: skip
+            run(TrainSettings(stage="pretrain", direction=direction, data=sim, steps=recipe.pretrain_steps,
+                              val_every=min(250, recipe.pretrain_steps), **{**common, **changes}),
+                root / "pretrain" / variant / direction, workers)  # fmt: skip
+    if not recipe.finetune:
+        return
     generic = root / "pretrain" / "paramisp"
     for profile in TUNING:
         for direction in ("forward", "inverse"):
@@ -108,5 +123,5 @@ if __name__ == "__main__":
     parser.add_argument("--recipe", choices=RECIPES, default="cpu")
     parser.add_argument("run_root", nargs="?", type=Path)
     args = parser.parse_args()
-    default_root = ROOT / "runs" / ("defaults" if args.recipe == "cpu" else f"defaults-{args.recipe}")
+    default_root = ROOT / "runs" / {"cpu": "defaults", "gpu": "defaults-gpu", "quick": "ablation-quick"}[args.recipe]
     main(args.run_root or default_root, RECIPES[args.recipe])

@@ -28,7 +28,7 @@ from core_isp.simulation.camera_pipeline import render_camera_srgb
 from core_isp.simulation.exposure import ShotSettings
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.render import RenderedShot, auto_settings, render_shot
-from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
+from core_isp.simulation.scenes import Scene, draw_view, load_manifest
 
 #: The keys of :func:`scores`: PSNR (dB), SSIM, mean CIEDE2000 and ST-LPIPS.
 SCORE_KEYS = ("psnr", "ssim", "de00", "stlpips")
@@ -67,16 +67,13 @@ class PairShots:
 def draw_scenes(
     split: Sequence[str], count: int, seed: int, size_hw: tuple[int, int]
 ) -> list[tuple[Scene, Conditions]]:
-    """``count`` views ``size_hw`` of the sources in ``split`` with their shot conditions; log-average luminance
-    log-uniform in 2-2000 cd/m^2."""
+    """``count`` views ``size_hw`` of the sources in ``split`` (:func:`draw_view`) with their shot conditions."""
     sources = [s for s in load_manifest() if s.split in split]
     rng = np.random.default_rng(seed)
     cache: dict[str, np.ndarray] = {}
     out = []
     for _ in range(count):
-        source = sources[int(rng.integers(len(sources)))]
-        scene = sample_scene(source, *size_hw, rng, float(np.exp(rng.uniform(np.log(2), np.log(2000)))),
-                             image_cache=cache)  # fmt: skip
+        scene = draw_view(sources, rng, size_hw, cache)
         out.append((scene, Conditions.draw(rng)))
     return out
 

@@ -28,7 +28,7 @@ from core_isp.simulation.render import RenderedShot, render_shot
 from core_isp.simulation.scenes import SceneSource, sample_scene
 
 #: Kinds of scene sources and how often each is drawn.
-SOURCE_WEIGHTS = {"deadleaves": 0.4, "hdr": 0.4, "photo": 0.2, "video": 0.2}
+SOURCE_WEIGHTS = {"deadleaves": 0.4, "hdr": 0.4, "photo": 0.2, "raw": 0.2, "video": 0.2}
 #: Log-uniform range of scene log-average luminance (dim interior to daylight), cd/m^2.
 LUMINANCE_RANGE_CD_M2 = (1.0, 10000.0)
 

@@ -1,9 +1,9 @@
-"""Linear scenes for the simulated cameras: real HDR radiance maps, sRGB photos brought to linear,
-and procedural dead-leaves scenes.
+"""Linear scenes for the simulated cameras: real HDR radiance maps, real RAW files developed to linear
+sRGB, sRGB photos brought to linear, and procedural dead-leaves scenes.
 
 A scene is linear sRGB (D65) radiance with an absolute scale: its log-average luminance is
 ``luminance_cd_m2``. Scenes come from *sources*; train/val/test splits are by source (a whole map,
-a whole photo, a whole clip, a range of dead-leaves seeds), never by crop — see
+a whole photo, a whole RAW file, a whole clip, a range of dead-leaves seeds), never by crop — see
 ``scene_manifest.json`` beside this module.
 """
 
@@ -42,7 +42,9 @@ class SceneSource:
     folder and its SHA-256; dead-leaves sources carry a seed range."""
 
     source_id: str
-    kind: str  # "hdr", "photo", "video" or "deadleaves"
+    #: "hdr" (a radiance map), "raw" (a real RAW file as linear sRGB, stored as EXR: real sensor light, but
+    #: flat where that sensor clipped, so not HDR ground truth), "photo", "video" or "deadleaves".
+    kind: str
     split: str
     file: str | None = None
     sha256: str | None = None
@@ -177,13 +179,13 @@ def _leaf_colours(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def load_source_image(source: SceneSource, root: Path | None = None) -> np.ndarray:
-    """Linear RGB ``(3, H, W)`` float32 of a file source (HDR map, or photo decoded from sRGB)."""
+    """Linear RGB ``(3, H, W)`` float32 of a file source (HDR map or RAW scene, or photo decoded from sRGB)."""
     if source.file is None:
         raise BadInputError(f"{source.source_id}: not a file source")
     path = (root or scene_data_dir()) / source.file
     if not path.is_file():
         raise BadInputError(f"{source.source_id}: scene file {path} is missing")
-    if source.kind == "hdr":
+    if source.kind in ("hdr", "raw"):
         chw = np.maximum(read_hdr_image(path).pixels[0].numpy(), 0.0)
     elif source.kind == "photo":
         from core_isp.io.image_reader import read_image
@@ -259,6 +261,26 @@ def sample_scene(
     scale = luminance_cd_m2 / max(log_average(rgb), 1e-6)
     return Scene(linear_rgb=torch.from_numpy(np.ascontiguousarray(rgb * scale, dtype=np.float32)),
                  luminance_cd_m2=luminance_cd_m2, source_id=sid)  # fmt: skip
+
+
+#: Log-average luminance of the apps' evaluation views, cd/m^2: dim interiors, where auto-exposure raises the ISO,
+#: to daylight.
+VIEW_LUMINANCE_CD_M2 = (2.0, 2000.0)
+
+
+def draw_view(
+    sources: list[SceneSource],
+    rng: np.random.Generator,
+    size_hw: tuple[int, int],
+    image_cache: dict[str, np.ndarray] | None = None,
+) -> Scene:
+    """One evaluation view: a source drawn uniformly from ``sources`` (each source, dead leaves included, gets the
+    same expected share), log-average luminance log-uniform in :data:`VIEW_LUMINANCE_CD_M2`. The benchmarks of the
+    apps all draw their test scenes through it."""
+    source = sources[int(rng.integers(len(sources)))]
+    lo, hi = VIEW_LUMINANCE_CD_M2
+    luminance = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    return sample_scene(source, *size_hw, rng, luminance, image_cache=image_cache)
 
 
 def _random_view(full: np.ndarray, height: int, width: int, rng: np.random.Generator) -> np.ndarray:

@@ -43,7 +43,7 @@ from core_isp.metrics import psnr, ssim, st_lpips
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur, warp_scene
 from core_isp.simulation.bracket import photo_of
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.scenes import Scene, load_manifest, sample_scene, scene_data_dir
+from core_isp.simulation.scenes import Scene, draw_view, load_manifest, scene_data_dir
 from core_isp.simulation.shake import ShakePath
 from paramisp.demo.context import DemoContext, to_display, working_size
 from paramisp.demo.report import Figure, Panel, Section, Table
@@ -382,11 +382,8 @@ def deblur_table(scores: dict[str, dict[str, float]], raw_path: Deblurrer, srgb_
 
 
 def draw_test_scene(rng: np.random.Generator, size_hw: tuple[int, int]) -> Scene:
-    """A TEST-split scene ``size_hw``, its source and log-average luminance drawn as the blur benchmarks draw theirs:
-    log-uniform in 2-2000 cd/m^2, from dim interiors, where auto-exposure raises the ISO, to daylight."""
-    sources = [s for s in load_manifest() if s.split == "test"]
-    source = sources[int(rng.integers(len(sources)))]
-    return sample_scene(source, *size_hw, rng, float(np.exp(rng.uniform(np.log(2.0), np.log(2000.0)))))
+    """A TEST-split view ``size_hw`` (:func:`draw_view`), as the blur benchmarks draw theirs."""
+    return draw_view([s for s in load_manifest() if s.split == "test"], rng, size_hw)
 
 
 def image_scores(pred: torch.Tensor, target: torch.Tensor, perceptual: bool = False) -> dict[str, float]:

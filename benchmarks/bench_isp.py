@@ -4,6 +4,7 @@
     python -m benchmarks.bench_isp rss --config small --direction forward --megapixels 24
     python -m benchmarks.bench_isp all              # both, each RSS run in a fresh process
     python -m benchmarks.bench_isp precision        # shipped weights: fp32 against bf16 autocast, speed and accuracy
+    python -m benchmarks.bench_isp halo             # shipped weights: tile overlap against speed and exactness
 
 Untrained weights (speed does not depend on them). Timings are the best of ``--repeats`` runs after a
 warm-up, in eval mode, fp32, through the full-resolution API (:mod:`core_isp.inference`).
@@ -22,7 +23,7 @@ import time
 
 import torch
 
-from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp
+from core_isp.inference import DEFAULT_TILE, forward_isp, inverse_isp, round_up
 from core_isp.metadata import CameraMetadata
 from core_isp.models import CONFIGS, DIRECTIONS, ParamISP, get_config
 from paramisp.machine import machine_line, peak_rss_mib
@@ -141,6 +142,43 @@ def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
     return rows
 
 
+#: ``halo`` runs: tile, halo (None: the model's whole reach, the exact reference).
+HALOS = ((None, None), (DEFAULT_TILE, None), (DEFAULT_TILE, 64), (DEFAULT_TILE, 32), (DEFAULT_TILE, 16), (256, 32))
+
+
+def halo_study(repeats: int) -> list[str]:
+    """Markdown rows: the shipped camera-agnostic weights (fp32, channels-last) on a 1024 x 1536 mosaic of 16 real
+    test shots (nikon-d7000's and canon-550d's first 8) per tile and overlap of :data:`HALOS`: ms/MP, and the
+    largest and mean absolute difference from the exact tiled output and the fraction of 8-bit codes it changes."""
+    from benchmarks.eval_isp import test_shots
+    from core_isp.isp import load_isp
+
+    isp = load_isp()
+    shots = [s for p in ("nikon-d7000", "canon-550d") for s in test_shots(p, 8)]
+    rows = []
+    for direction in DIRECTIONS:
+        model = isp.forward_model if direction == "forward" else isp.inverse_model
+        run = ISP[direction]
+        xs = [s.raw if direction == "forward" else s.srgb for s in shots]
+        x = torch.cat([torch.cat(xs[i : i + 4], dim=-1) for i in range(0, 16, 4)], dim=-2)
+        exact = run(model, x, [shots[0].meta], tile=DEFAULT_TILE, halo=None)
+        for tile, halo in HALOS:
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                out = run(model, x, [shots[0].meta], tile=tile, halo=halo)
+                best = min(best, time.perf_counter() - start)
+            diff = (out - exact).abs()
+            codes = ((out.clamp(0, 1) * 255).round() != (exact.clamp(0, 1) * 255).round()).float().mean()
+            label = "one window" if tile is None else f"{tile}"
+            halo_label = f"{round_up(model.reach)} (reach)" if halo is None else f"{halo}"
+            ms = best * 1000 / (x.shape[-2] * x.shape[-1] / 1e6)
+            rows.append(f"| {direction} | {label} | {halo_label if tile else '—'} | {ms:,.0f} | {diff.max():.1e} | "
+                        f"{diff.mean():.1e} | {codes:.5%} |")  # fmt: skip
+            print(rows[-1], flush=True)
+    return rows
+
+
 def rss(config: str, direction: str, megapixels: float, tile: int, channels_last: bool) -> str:
     """Run one direction on a 3:2 image of ``megapixels`` in this process; a markdown row with peak RSS."""
     width = int((megapixels * 1e6 * 1.5) ** 0.5) // 4 * 4
@@ -163,7 +201,7 @@ def rss(config: str, direction: str, megapixels: float, tile: int, channels_last
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("speed", "rss", "all", "precision"))
+    parser.add_argument("what", choices=("speed", "rss", "all", "precision", "halo"))
     parser.add_argument("--config", default="small", choices=tuple(CONFIGS))
     parser.add_argument("--direction", default="forward", choices=DIRECTIONS)
     parser.add_argument("--megapixels", type=float, default=24.0)
@@ -180,6 +218,10 @@ def main() -> None:
               "ms / MP | max abs diff | mean abs diff | test-shot PSNR (dB) |\n"
               "|---|---|---:|---:|---:|---:|---:|---:|---:|", flush=True)  # fmt: skip
         precision(args.repeats)
+    if args.what == "halo":
+        print("| direction | tile | halo | ms / MP | max abs diff | mean abs diff | 8-bit codes changed |\n"
+              "|---|---|---|---:|---:|---:|---:|", flush=True)  # fmt: skip
+        halo_study(args.repeats)
     if args.what == "rss":
         print(rss(args.config, args.direction, args.megapixels, args.tile, args.channels_last), flush=True)
     if args.what == "all":

@@ -146,3 +146,21 @@ def test_a_fixed_isp_without_camera_rgb_refuses_to_give_it():
     assert mosaic_only.inverse(srgb, TWO_PHASES).shape == (2, 1, 8, 8)
     with pytest.raises(BadInputError, match="no camera RGB"):
         mosaic_only.inverse(srgb, TWO_PHASES, InferenceOptions(mosaic=False))
+
+
+def test_default_halo_of_the_shipped_weights_matches_the_exact_one():
+    """The user-level default overlap (32 px, not the network's whole 112-px reach) changes the shipped weights'
+    output by well under one 8-bit code, in both directions, on a real photo cut into many tiles."""
+    from core_isp.image import CameraImage
+    from core_isp.io.image_reader import read_image
+    from core_isp.isp import load_isp
+
+    isp = load_isp()
+    photo: CameraImage = read_image("tests/data/exif/DSCN0010.jpg")
+    srgb = photo.pixels[..., 40:232, 80:336]  # 192 x 256: 3 x 4 tiles of 64
+    meta = [photo.metadata[0].replace(cfa_pattern="RGGB", wb_gains=(2.0, 1.0, 1.6), image_size_hw=(192, 256))]
+    fast, exact = InferenceOptions(tile=64), InferenceOptions(tile=64, halo=None)
+    assert fast.halo is not None and fast.halo < round_up(isp.inverse_model.reach)
+    raw = isp.inverse(srgb, meta, exact)
+    assert (isp.inverse(srgb, meta, fast) - raw).abs().max() < 1e-3
+    assert (isp.forward(raw, meta, fast) - isp.forward(raw, meta, exact)).abs().max() < 1e-3

@@ -95,18 +95,27 @@ def time_variants(model: ParamISP, direction: str, x: torch.Tensor, meta: list, 
     return rows
 
 
+def mean_test_psnr(
+    model: ParamISP, shots: list, device: torch.device, dtype: torch.dtype | None, channels_last: bool
+) -> float:
+    """Mean paper-protocol PSNR of one model and precision over test shots, each in one window, against the camera's
+    JPEG (forward) or the clean RAW (inverse)."""
+    psnrs = []
+    with torch.no_grad():
+        for s in shots:
+            x, target = (s.raw, s.srgb) if model.direction == "forward" else (s.srgb, s.clean)
+            pred = RUN[model.direction](model, x, [s.meta], tile=None, device=device, autocast_dtype=dtype,
+                                        channels_last=channels_last)  # fmt: skip
+            psnrs.append(paper_protocol_scores(pred.float().clamp(0, 1), target, crop_size=128).psnr_db)
+    return sum(psnrs) / len(psnrs)
+
+
 def test_set_psnr(models: dict[str, ParamISP], device: torch.device, shots: list) -> list[str]:
-    """Markdown rows: mean PSNR of each precision on the test shots, against the JPEG (forward) or clean RAW."""
+    """Markdown rows: :func:`mean_test_psnr` of each precision."""
     rows = []
     for direction, model in models.items():
         for label, dtype, channels_last in VARIANTS:
-            psnrs = []
-            for s in shots:
-                x, target = (s.raw, s.srgb) if direction == "forward" else (s.srgb, s.clean)
-                pred = RUN[direction](model, x, [s.meta], tile=None, device=device, autocast_dtype=dtype,
-                                      channels_last=channels_last)  # fmt: skip
-                psnrs.append(paper_protocol_scores(pred.clamp(0, 1), target, crop_size=128).psnr_db)
-            rows.append(f"| {direction} | {label} | {sum(psnrs) / len(psnrs):.3f} |")
+            rows.append(f"| {direction} | {label} | {mean_test_psnr(model, shots, device, dtype, channels_last):.3f} |")
             print(rows[-1], flush=True)
     return rows
 

@@ -99,9 +99,9 @@ def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
     1024 x 1024 input in one window and in tiles, the largest and mean absolute difference from the fp32 output,
     and the PSNR against the ground truth on test shots of every simulated camera (the evaluation's first
     ``shots_per_camera`` shots, one per test source), next to fp32's."""
+    from benchmarks.bench_gpu import mean_test_psnr, real_input
     from benchmarks.eval_isp import test_shots
     from core_isp.isp import load_isp
-    from core_isp.metrics import paper_protocol_scores
     from core_isp.simulation.profiles import PROFILES
 
     isp = load_isp()
@@ -110,12 +110,7 @@ def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
     for direction in DIRECTIONS:
         model = isp.forward_model if direction == "forward" else isp.inverse_model
         run = ISP[direction]
-
-        def inputs(s, direction=direction):
-            return (s.raw, s.srgb) if direction == "forward" else (s.srgb, s.clean)
-
-        big = torch.cat([inputs(s)[0] for s in shots[:12]], dim=-1)[..., :1024, :1024]
-        big = big.repeat(1, 1, 1024 // big.shape[-2] + 1, 1)[..., :1024, :1024]
+        big = real_input(shots[:12], direction, 1024, 1024)
         reference: dict[str, torch.Tensor] = {}
         for label, dtype, channels_last in PRECISIONS:
             cells = []
@@ -129,13 +124,8 @@ def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
                     best = min(best, time.perf_counter() - start)
                 diff = (out.float() - reference.setdefault(str(tile), out).float()).abs()
                 cells += [f"{best * 1000 / (1024 * 1024 / 1e6):,.0f}", f"{diff.max():.4f}", f"{diff.mean():.5f}"]
-            psnrs = []
-            with torch.no_grad():
-                for s in shots:
-                    x, target = inputs(s)
-                    pred = run(model, x, [s.meta], tile=None, autocast_dtype=dtype, channels_last=channels_last)
-                    psnrs.append(paper_protocol_scores(pred.float().clamp(0, 1), target, crop_size=128).psnr_db)
-            rows.append(f"| {direction} | {label} | " + " | ".join(cells) + f" | {sum(psnrs) / len(psnrs):.3f} |")
+            psnr = mean_test_psnr(model, shots, torch.device("cpu"), dtype, channels_last)
+            rows.append(f"| {direction} | {label} | " + " | ".join(cells) + f" | {psnr:.3f} |")
             print(rows[-1], flush=True)
             if channels_last:  # the weights were converted in place: back to the reference layout
                 model.to(memory_format=torch.contiguous_format)

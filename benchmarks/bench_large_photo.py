@@ -1,6 +1,6 @@
-"""A 60 MP photo through ``paramisp to-raw`` and back through ``paramisp to-srgb``: peak memory and time.
+"""Large photos through ``paramisp to-raw`` and back through ``paramisp to-srgb``: peak memory and time.
 
-    python -m benchmarks.bench_large_photo [MEGAPIXELS]        # default 60
+    python -m benchmarks.bench_large_photo [MEGAPIXELS ...]        # default 60
 
 The photo is a synthetic 10000 x 6000 JPEG carrying a real camera's EXIF (tests/data/exif/Canon_40D.jpg);
 each command runs in its own process and reports its own peak resident memory (``VmHWM``, see
@@ -51,13 +51,19 @@ def run(args: list[str]) -> tuple[float, float]:
     return seconds, peak
 
 
-def main(megapixels: float) -> None:
+def main(sizes_mp: list[float]) -> None:
     print(f"Machine: {machine_line()}\n")
+    print("| command | image | peak RSS (GiB) | time (s) | s / MP |\n|---|---|---:|---:|---:|")
+    for megapixels in sizes_mp:
+        one_size(megapixels)
+
+
+def one_size(megapixels: float) -> None:
+    """Both commands on one synthetic photo of about ``megapixels``, one table row each."""
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "large.jpg"
         width, height = synthetic_photo(photo, megapixels)
         mp = width * height / 1e6
-        print("| command | image | peak RSS (GiB) | time (s) | s / MP |\n|---|---|---:|---:|---:|")
         for args in (["to-raw", str(photo), "-o", tmp, "--camera", "nikon-d7000"],
                      ["to-srgb", str(Path(tmp) / "large.dng"), "-o", str(Path(tmp) / "large.png"),
                       "--camera", "nikon-d7000"]):  # fmt: skip
@@ -67,4 +73,4 @@ def main(megapixels: float) -> None:
 
 
 if __name__ == "__main__":
-    main(float(sys.argv[1]) if len(sys.argv) > 1 else 60.0)
+    main([float(a) for a in sys.argv[1:]] or [60.0])

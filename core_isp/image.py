@@ -91,6 +91,37 @@ def downscaled(photo: CameraImage, long_side_px: int) -> CameraImage:
     pixels = F.interpolate(photo.pixels, size=size, mode="area")
     return photo.with_pixels(pixels, metadata=[photo.meta.replace(image_size_hw=size)])
 
+#: Integer pixel types read and written as code values of their full range (0 -> 0.0, max -> 1.0).
+CODE_DTYPES = (torch.uint8, torch.uint16)
+
+
+def from_codes(x: torch.Tensor) -> torch.Tensor:
+    """Pixels as fp32: integer code values (:data:`CODE_DTYPES`) divided by their type's maximum, floats as they are.
+
+    Elementwise, so a window converted alone equals the same window of the whole image converted.
+    """
+    if x.is_floating_point():
+        return x.float()
+    if x.dtype not in CODE_DTYPES:
+        raise BadInputError(f"pixels must be floating point, uint8 or uint16, got {x.dtype}")
+    return x.float() / float(torch.iinfo(x.dtype).max)
+
+
+def to_codes(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Floats in [0, 1] -> integer code values of ``dtype`` (uint8 or uint16): clipped, rounded half to even.
+
+    In float64: in float32, ``x * 65535`` can land on the wrong side of a rounding midpoint. Elementwise, so an
+    image converted strip by strip or tile by tile gives the same codes as converted whole.
+    """
+    if dtype not in CODE_DTYPES:
+        raise BadInputError(f"code values are uint8 or uint16, got {dtype}")
+    if not x.is_floating_point():
+        raise BadInputError(f"to_codes takes floating-point pixels, got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise BadInputError("image has NaN or infinite values; an integer format cannot store them")
+    return torch.round(x.double().clamp(0.0, 1.0) * float(torch.iinfo(dtype).max)).to(dtype)
+
+
 def _batched(x: torch.Tensor | np.ndarray) -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
     while t.ndim < 4:

@@ -36,6 +36,7 @@ from core_isp.canonical import CanonicalParams, develop, undevelop, undevelop_rg
 from core_isp.canonical.upi import upi_process, upi_unprocess, upi_unprocess_rgb
 from core_isp.checkpoint import CheckpointInfo, load_checkpoint
 from core_isp.errors import BadInputError
+from core_isp.image import from_codes, to_codes
 from core_isp.inference import DEFAULT_HALO, DEFAULT_TILE, forward_isp, inverse_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.models.paramisp import ParamISP
@@ -75,6 +76,10 @@ class InferenceOptions:
     #: False: the inverse returns camera RGB ``(B, 3, H, W)`` instead of its mosaic (module notes). The forward
     #: direction ignores it.
     mosaic: bool = True
+    #: The forward direction's output type: float32, or ``torch.uint8`` / ``torch.uint16`` for sRGB code values
+    #: (clipped and rounded, :func:`core_isp.image.to_codes`), what an 8- or 16-bit file stores, at a quarter or half
+    #: the memory (a learned ISP quantises tile by tile). The inverse gives float32 only.
+    output_dtype: torch.dtype = torch.float32
 
 
 @runtime_checkable
@@ -105,7 +110,17 @@ def _records(meta: CameraMetadata | Sequence[CameraMetadata], batch: int) -> lis
 
 
 def _limit(x: torch.Tensor, options: InferenceOptions) -> torch.Tensor:
-    return x.clamp(0.0, 1.0) if options.clip else x
+    if options.output_dtype != torch.float32 and not options.clip:
+        raise BadInputError("code values are clipped: output_dtype uint8 / uint16 needs clip=True")
+    if not x.is_floating_point():
+        return x
+    x = x.clamp(0.0, 1.0) if options.clip else x
+    return x if options.output_dtype == torch.float32 else to_codes(x, options.output_dtype)
+
+
+def _inverse_gives_floats(options: InferenceOptions) -> None:
+    if options.output_dtype != torch.float32:
+        raise BadInputError(f"the inverse ISP gives a float32 RAW, not {options.output_dtype} code values")
 
 
 @dataclass
@@ -137,7 +152,8 @@ class LearnedISP:
             raise BadInputError(f"{self.name}: no forward weights loaded")
         o = options or InferenceOptions()
         out = forward_isp(self.forward_model, raw, _records(meta, raw.shape[0]), tile=o.tile, halo=o.halo,
-                          device=o.device, autocast_dtype=o.autocast_dtype, channels_last=o.channels_last)  # fmt: skip
+                          device=o.device, autocast_dtype=o.autocast_dtype, channels_last=o.channels_last,
+                          output_dtype=o.output_dtype)  # fmt: skip
         return _limit(out, o)
 
     def inverse(
@@ -151,6 +167,7 @@ class LearnedISP:
         if self.inverse_model is None:
             raise BadInputError(f"{self.name}: no inverse weights loaded")
         o = options or InferenceOptions()
+        _inverse_gives_floats(o)
         out = inverse_isp(self.inverse_model, srgb, _records(meta, srgb.shape[0]), tile=o.tile, halo=o.halo,
                           device=o.device, autocast_dtype=o.autocast_dtype, channels_last=o.channels_last,
                           mosaic=o.mosaic)  # fmt: skip
@@ -180,6 +197,8 @@ class FixedISP:
     def inverse(
         self, srgb: torch.Tensor, meta: Sequence[CameraMetadata], options: InferenceOptions | None = None
     ) -> torch.Tensor:
+        _inverse_gives_floats(options or InferenceOptions())
+        srgb = from_codes(srgb)
         if options is None or options.mosaic:
             return self._run(self.unprocess, srgb, meta, options)
         if self.unprocess_rgb is None:

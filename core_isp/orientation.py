@@ -24,6 +24,8 @@ def to_display(image: torch.Tensor, orientation: int) -> torch.Tensor:
     o = _check(orientation)
     if o == 1:
         return image
+    if image.dtype == torch.uint16:  # torch has no uint16 flips; they only move samples, so int16's serve
+        return to_display(image.view(torch.int16), o).view(torch.uint16)
     if o == 2:
         return image.flip(-1)
     if o == 3:

@@ -126,7 +126,7 @@ def test_write_image_rejects_unknown_suffix_and_options(tmp_path: Path, image: n
     [
         (torch.rand(8, 9, 3), r"\(3, H, W\)"),  # torch is channels-first
         (np.random.rand(3, 8, 9), r"\(H, W, 3\)"),  # numpy is channels-last
-        (np.zeros((8, 9, 3), dtype=np.uint8), "floating point"),
+        (np.zeros((8, 9, 3), dtype=np.int32), "int32 code values"),
         (np.full((8, 9, 3), np.nan, dtype=np.float32), "NaN"),
     ],
 )

@@ -10,7 +10,7 @@ from core_isp.canonical.colour_ops import (
     invert_ccm,
     invert_wb,
 )
-from core_isp.canonical.demosaic import DEMOSAIC_METHODS, demosaic, mirror_pad, mosaic
+from core_isp.canonical.demosaic import DEMOSAIC_METHODS, demosaic, mirror_index, mirror_pad, mosaic
 from core_isp.canonical.develop import CanonicalParams, develop, undevelop, undevelop_rgb
 from core_isp.canonical.tone import srgb_decode, srgb_encode
 
@@ -27,6 +27,7 @@ __all__ = [
     "highlight_threshold",
     "invert_ccm",
     "invert_wb",
+    "mirror_index",
     "mirror_pad",
     "mosaic",
     "srgb_decode",

@@ -70,24 +70,27 @@ _KERNELS = {"malvar": _malvar_kernels(), "bilinear": _bilinear_kernels()}
 DEMOSAIC_METHODS = tuple(_KERNELS)
 
 
+def mirror_index(n: int, start: int, end: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Source index of each position ``start .. end - 1`` of an axis of size ``n`` mirrored on both sides without
+    repeating the edge (``d c b | a b c d | c b a``), periodically when the range exceeds the mirror: ``(end - start,)``
+    long."""
+    i = torch.arange(start, end, device=device)
+    if n == 1:
+        return torch.zeros_like(i)
+    period = 2 * (n - 1)
+    i = i.remainder(period)
+    return torch.where(i >= n, period - i, i)
+
+
 def mirror_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
     """Mirror-pad the last two dims without repeating the edge (``d c b | a b c d``), any size.
 
     Unlike ``F.pad(mode="reflect")`` this works when the pad exceeds the size (the mirror repeats
     periodically), so 1- and 2-pixel images are handled too.
     """
-
-    def index(n: int, before: int, after: int) -> torch.Tensor:
-        i = torch.arange(-before, n + after, device=x.device)
-        if n == 1:
-            return torch.zeros_like(i)
-        period = 2 * (n - 1)
-        i = i.remainder(period)
-        return torch.where(i >= n, period - i, i)
-
     h, w = x.shape[-2:]
-    x = x.index_select(-2, index(h, top, bottom))
-    return x.index_select(-1, index(w, left, right))
+    x = x.index_select(-2, mirror_index(h, -top, h + bottom, x.device))
+    return x.index_select(-1, mirror_index(w, -left, w + right, x.device))
 
 
 def mosaic(rgb: torch.Tensor, cfa: torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,7 @@ import torch
 
 from core_isp.colour import ILLUMINANT_D65, neutral_from_wb_gains, xyz_to_cam_from_ccm
 from core_isp.errors import BadInputError
-from core_isp.io.writers import atomic_write
+from core_isp.io.writers import STRIP_ROWS, atomic_write
 from core_isp.metadata import CameraMetadata
 from core_isp.raw_domain.levels import normalised_to_dn
 
@@ -169,17 +169,31 @@ def exif_from_metadata(metadata: CameraMetadata, image_size_hw: tuple[int, int])
     return b"Exif\x00\x00" + _tiff_header_and_ifds(ifd0, exif, False)
 
 
-def _mosaic_array(mosaic: np.ndarray | torch.Tensor) -> np.ndarray:
+def _mosaic_tensor(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """The mosaic as an ``(H, W)`` floating-point tensor view (no copy)."""
     if isinstance(mosaic, torch.Tensor):
         if mosaic.dim() == 4 and mosaic.shape[:2] == (1, 1):
             mosaic = mosaic[0, 0]
-        mosaic = mosaic.detach().to("cpu", torch.float64).numpy()
-    arr = np.asarray(mosaic, dtype=np.float64)
-    if arr.ndim != 2:
-        raise BadInputError(f"mosaic must be (H, W) or a (1, 1, H, W) tensor, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise BadInputError("mosaic has NaN or infinite values")
-    return arr
+        t = mosaic.detach().cpu()
+    else:
+        t = torch.from_numpy(np.asarray(mosaic))
+    if t.dim() != 2:
+        raise BadInputError(f"mosaic must be (H, W) or a (1, 1, H, W) tensor, got {tuple(t.shape)}")
+    return t if t.is_floating_point() else t.double()
+
+
+def _samples(values: torch.Tensor, levelled: CameraMetadata) -> np.ndarray:
+    """Normalised mosaic ``(H, W)`` -> 16-bit sensor values, rounded and clipped, in float64 a strip of rows at a
+    time (strips of an even number of rows keep each site's black level)."""
+    height, width = values.shape
+    samples = np.empty((height, width), dtype="<u2")
+    for top in range(0, height, STRIP_ROWS):
+        strip = values[top : top + STRIP_ROWS].double()
+        if not bool(torch.isfinite(strip).all()):
+            raise BadInputError("mosaic has NaN or infinite values")
+        dn = normalised_to_dn(strip[None, None], [levelled])[0, 0].numpy()
+        samples[top : top + STRIP_ROWS] = np.clip(np.rint(dn), 0, _MAX_SAMPLE)
+    return samples
 
 
 def _camera_name(metadata: CameraMetadata) -> str:
@@ -234,15 +248,14 @@ def write_dng(
     """
     if metadata.cfa_pattern is None:
         raise BadInputError("metadata has no CFA pattern: not a RAW mosaic")
-    values = _mosaic_array(mosaic)
+    values = _mosaic_tensor(mosaic)
     h, w = values.shape
     if metadata.image_size_hw is not None and tuple(metadata.image_size_hw) != (h, w):
         raise BadInputError(f"metadata describes a {metadata.image_size_hw} image but the mosaic is {(h, w)}")
     if 2 * h * w > 2**32 - 2**16:  # TIFF offsets are 32-bit; the tags need a little room too
         raise BadInputError(f"a {h}x{w} mosaic is too large for a 16-bit DNG (4 GiB limit)")
     levelled = _levels(metadata)
-    dn = normalised_to_dn(torch.from_numpy(values)[None, None], [levelled])[0, 0].numpy()
-    samples = np.clip(np.rint(dn), 0, _MAX_SAMPLE).astype("<u2")
+    samples = _samples(values, levelled)
     black = np.asarray(levelled.black_level_per_site)
     top, left, crop_h, crop_w = _crop(metadata, h, w)
 
@@ -284,5 +297,5 @@ def write_dng(
     header = _tiff_header_and_ifds(ifd0, _exif_entries(metadata), True)
     with atomic_write(path, overwrite) as tmp, open(tmp, "wb") as f:
         f.write(header)
-        f.write(samples.tobytes())
+        samples.tofile(f)
     return Path(path)

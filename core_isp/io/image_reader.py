@@ -19,7 +19,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from core_isp.errors import BadInputError, MetadataWarning
-from core_isp.image import CameraImage
+from core_isp.image import CameraImage, from_codes
 from core_isp.io.exif import Reading, read_exif
 from core_isp.metadata import CameraMetadata, plausible, source_field
 from core_isp.orientation import to_display
@@ -56,10 +56,10 @@ def read_image_metadata(path: str | Path) -> CameraMetadata:
 
 
 def _decode(path: Path) -> np.ndarray:
-    """Pixels as ``(H, W, 3)`` float32 in [0, 1]."""
+    """Pixels as ``(H, W, 3)``: uint8 or uint16 code values as stored, or float32 in [0, 1]."""
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
-        return _to_rgb_float(tifffile.imread(path), path, mode="tiff")
+        return _to_rgb(tifffile.imread(path), path, mode="tiff")
     if _png_is_16bit(path):  # Pillow would truncate 16-bit colour PNGs to 8 bits
         return _read_png16(path)
     with _pillow_errors(path), Image.open(path) as im:
@@ -71,7 +71,7 @@ def _decode(path: Path) -> np.ndarray:
         if mode not in ("RGB", "L", "RGBA", "LA", "P"):
             raise BadInputError(f"{path.name}: unsupported pixel mode {mode!r}")
         arr = np.asarray(im.convert("RGBA") if mode == "P" else im)
-    return _to_rgb_float(arr, path, mode=mode)
+    return _to_rgb(arr, path, mode=mode)
 
 
 @contextlib.contextmanager
@@ -114,14 +114,12 @@ def _read_png16(path: Path) -> np.ndarray:
     with path.open("rb") as f:
         width, height, rows, info = png.Reader(file=f).asDirect()
         arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(height, width, info["planes"])
-    return _to_rgb_float(arr, path, mode="png16")
+    return _to_rgb(arr, path, mode="png16")
 
 
-def _to_rgb_float(arr: np.ndarray, path: Path, mode: str) -> np.ndarray:
-    if arr.dtype == np.uint8:
-        f = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        f = arr.astype(np.float32) / 65535.0
+def _to_rgb(arr: np.ndarray, path: Path, mode: str) -> np.ndarray:
+    if arr.dtype in (np.uint8, np.uint16):
+        f = arr
     elif np.issubdtype(arr.dtype, np.floating):
         f = arr.astype(np.float32)
     else:
@@ -142,19 +140,26 @@ def _to_rgb_float(arr: np.ndarray, path: Path, mode: str) -> np.ndarray:
         f = np.repeat(f, 3, axis=-1)
     elif channels != 3:
         raise BadInputError(f"{path.name}: {channels} colour channels; an sRGB photo has 3")
-    if not np.all(np.isfinite(f)):
+    if f.dtype == np.float32 and not np.all(np.isfinite(f)):
         raise BadInputError(f"{path.name}: NaN or infinite pixel values")
     return f
 
 
-def read_image(path: str | Path, to: Orientation = "sensor") -> CameraImage:
-    """Read a rendered sRGB photo: pixels ``(1, 3, H, W)`` float32 in [0, 1] with its metadata."""
+def read_image(path: str | Path, to: Orientation = "sensor", codes: bool = False) -> CameraImage:
+    """Read a rendered sRGB photo: pixels ``(1, 3, H, W)`` float32 in [0, 1] with its metadata.
+
+    ``codes``: an 8- or 16-bit file's pixels stay its uint8 / uint16 code values (a quarter or half of the memory;
+    the ISPs convert them window by window, :func:`core_isp.image.from_codes`, to the same floats); a float file's
+    stay float32.
+    """
     if to not in ("sensor", "display"):
         raise ValueError(f"to must be 'sensor' or 'display', got {to!r}")
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"{path}: no such file")
     pixels = torch.from_numpy(np.ascontiguousarray(_decode(path))).permute(2, 0, 1)[None]
+    if not codes:
+        pixels = from_codes(pixels)
     meta = read_image_metadata(path)
     if to == "display":
         pixels = to_display(pixels, meta.orientation)

@@ -4,9 +4,10 @@ Image convention: a **torch tensor is channels-first** ``(3, H, W)`` or ``(1, 3,
 :func:`develop` returns and :func:`read_image`'s pixels hold) and a **numpy array is channels-last**
 ``(H, W, 3)`` (what imageio and Pillow use); the container type alone decides, so a 3-pixel-wide image
 is never ambiguous. Values are floats in [0, 1] (linear or gamma-encoded: the writers do not convert).
-Integer formats clip to [0, 1] and round to the nearest code value; OpenEXR stores float32 as
-given, unclipped (HDR data), optionally stating its primaries and white (``chromaticities``); Radiance
-``.hdr`` (RGBE) keeps 0.4 % precision over a huge range, for non-negative values only.
+Integer formats clip to [0, 1] and round to the nearest code value, a strip of rows at a time (so a large
+image needs no whole-image float64 copies), or take uint8 / uint16 code values of their depth as they are;
+OpenEXR stores float32 as given, unclipped (HDR data), optionally stating its primaries and white
+(``chromaticities``); Radiance ``.hdr`` (RGBE) keeps 0.4 % precision over a huge range, for non-negative values only.
 
 Every file is first written under a temporary name in the target's directory and then renamed
 over the target (:func:`atomic_write`), so a reader never sees a half-written file and a failed
@@ -30,6 +31,7 @@ import torch
 from PIL import Image
 
 from core_isp.errors import BadInputError
+from core_isp.image import to_codes
 
 _SUFFIXES = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff", ".exr": "exr",
              ".hdr": "radiance"}  # fmt: skip
@@ -69,33 +71,49 @@ def atomic_write(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         raise
 
 
-def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Validate ``image`` against the module convention and return ``(H, W, 3)`` float64."""
+def _chw(image: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Validate ``image`` against the module convention and return it as a ``(3, H, W)`` tensor view (no copy)."""
     if isinstance(image, torch.Tensor):
         if image.dim() == 4 and image.shape[0] == 1:
             image = image[0]
         if image.dim() != 3 or image.shape[0] != 3:
             raise BadInputError(f"a torch image must be (3, H, W) or (1, 3, H, W), got {tuple(image.shape)}")
-        if not image.is_floating_point():
-            raise BadInputError(f"image must be floating point in [0, 1], got {image.dtype}")
-        return image.detach().to("cpu", torch.float64).permute(1, 2, 0).numpy()
+        return image.detach().cpu()
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise BadInputError(f"a numpy image must be (H, W, 3), got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise BadInputError(f"image must be floating point in [0, 1], got {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
+    return torch.from_numpy(arr).permute(2, 0, 1)
+
+
+def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A floating-point image as ``(H, W, 3)`` float64 (for the float formats)."""
+    chw = _chw(image)
+    if not chw.is_floating_point():
+        raise BadInputError(f"image must be floating point, got {chw.dtype}")
+    return chw.to(torch.float64).permute(1, 2, 0).numpy()
+
+
+#: Rows quantised at a time: a strip's float64 temporaries, not the whole image's, bound a writer's memory.
+STRIP_ROWS = 256
 
 
 def _quantise(image: torch.Tensor | np.ndarray, bits: int) -> np.ndarray:
-    """Float image -> ``(H, W, 3)`` unsigned integers with ``bits`` bits, clipped and rounded."""
-    hwc = _to_hwc(image)
-    if not np.all(np.isfinite(hwc)):
-        raise BadInputError("image has NaN or infinite values; an integer format cannot store them")
-    top = (1 << bits) - 1
-    dtype = np.uint8 if bits == 8 else np.uint16
-    # In float64: in float32, x * 65535 can land on the wrong side of a rounding midpoint.
-    return np.rint(np.clip(hwc, 0.0, 1.0) * top).astype(dtype)
+    """Image -> ``(H, W, 3)`` unsigned integers with ``bits`` bits, strip by strip (:func:`core_isp.image.to_codes`).
+
+    Floats in [0, 1] are clipped and rounded; an integer image of the matching type (uint8 for 8 bits, uint16 for
+    16) is taken as code values already, e.g. what ``InferenceOptions(output_dtype=torch.uint8)`` rendered.
+    """
+    dtype = torch.uint8 if bits == 8 else torch.uint16
+    chw = _chw(image)
+    if not chw.is_floating_point():
+        if chw.dtype != dtype:
+            raise BadInputError(f"{chw.dtype} code values cannot be written with {bits} bits per sample")
+        return np.ascontiguousarray(chw.permute(1, 2, 0).numpy())
+    _, height, width = chw.shape
+    out = np.empty((height, width, 3), dtype=np.uint8 if bits == 8 else np.uint16)
+    for top in range(0, height, STRIP_ROWS):
+        out[top : top + STRIP_ROWS] = to_codes(chw[:, top : top + STRIP_ROWS], dtype).permute(1, 2, 0).numpy()
+    return out
 
 
 def write_png(
@@ -262,6 +280,16 @@ def _rgbe_scanlines(rgbe: np.ndarray) -> bytes:
                 out.append(len(chunk))
                 out += chunk
     return bytes(out)
+
+
+def stored_dtype(path: str | Path, bit_depth: int = 8) -> torch.dtype | None:
+    """The code-value type the format of ``path`` stores (uint8 for JPEG and 8-bit PNG, uint16 for 16-bit PNG and
+    TIFF), or None for the float formats: what to ask an ISP for (``InferenceOptions.output_dtype``) so that the
+    image never exists as floats."""
+    kind = _SUFFIXES.get(Path(path).suffix.lower())
+    if kind in ("exr", "radiance", None):
+        return None
+    return torch.uint16 if kind == "tiff" or (kind == "png" and bit_depth == 16) else torch.uint8
 
 
 def write_image(path: str | Path, image: torch.Tensor | np.ndarray, *, overwrite: bool = False, **options: Any) -> Path:

@@ -48,10 +48,25 @@ def context_shape(height: int, width: int, context_size: int) -> tuple[int, int]
     return side(height), side(width)
 
 
+def area_columns(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Area-resample the columns only: ``(B, C, H, W)`` -> ``(B, C, H, width)``. Each row is resampled on its own,
+    so a strip of rows gives exactly those rows of the whole image's result."""
+    return F.adaptive_avg_pool2d(x, (x.shape[-2], width))
+
+
+def area_rows(x: torch.Tensor, height: int) -> torch.Tensor:
+    """Area-resample the rows only: ``(B, C, H, W)`` -> ``(B, C, height, W)``."""
+    return F.adaptive_avg_pool2d(x, (height, x.shape[-1]))
+
+
 def resize_for_context(x: torch.Tensor, context_size: int) -> torch.Tensor:
-    """Area-resample the network input to :func:`context_shape`: ``(B, 3, H, W)`` -> ``(B, 3, h, w)``."""
+    """Area-resample the network input to :func:`context_shape`: ``(B, 3, H, W)`` -> ``(B, 3, h, w)``.
+
+    Columns first, then rows (area resampling is separable), so whole-image inference can resample its input a
+    strip of rows at a time and get the same numbers (:func:`core_isp.inference.context_input`).
+    """
     check_shape(x, "B,3,H,W", "x")
     size = context_shape(x.shape[-2], x.shape[-1], context_size)
     if size == tuple(x.shape[-2:]):
         return x
-    return F.interpolate(x, size=size, mode="area")
+    return area_rows(area_columns(x, size[1]), size[0])

@@ -23,6 +23,7 @@ from core_isp.io.dng import write_dng
 from core_isp.io.image_reader import read_image
 from core_isp.io.metadata_reader import IMAGE_SUFFIXES, RAW_SUFFIXES
 from core_isp.io.raw_reader import read_raw
+from core_isp.io.writers import stored_dtype
 from core_isp.isp import InferenceOptions, LearnedISP, load_isp
 from core_isp.metadata import CameraMetadata
 from paramisp.cli.batch import run_file_command
@@ -71,7 +72,8 @@ def to_srgb_command(
         set_threads(threads)
         fixed = load_isp(camera, forward_weights=weights, directions=("forward",), device=device) if (
             camera or weights) else None  # fmt: skip
-        options = InferenceOptions(tile=tile, device=device)
+        # The render is quantised tile by tile to what the file stores: a 60 MP photo never exists as floats.
+        options = InferenceOptions(tile=tile, device=device, output_dtype=stored_dtype(f"x{suffix}"))
 
         def job(path: Path, target: Path) -> dict[str, object]:
             with warnings.catch_warnings():
@@ -130,7 +132,7 @@ def to_raw_command(
         def job(path: Path, target: Path) -> dict[str, object]:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", MetadataWarning)
-                photo = read_image(path, to="sensor")
+                photo = read_image(path, to="sensor", codes=True)  # converted to floats window by window
             for w in caught:
                 log.info("%s: %s", path.name, str(w.message).removeprefix(f"{path.name}: "))
             made = photo_to_raw(photo, camera, wb=wb, iso=iso, exposure_time_s=exposure_time, f_number=f_number,

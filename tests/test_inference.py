@@ -34,10 +34,16 @@ def test_small_config_tiled_equals_untiled(direction, context_size):
     assert (short - whole).abs().max().item() > 1e-4
 
 
-@pytest.mark.parametrize(("size", "tile", "halo"), [(252, 64, 60), (64, 64, 60), (400, 128, 112), (8, 4, 0)])
-def test_tile_spans_cover_with_halo_and_one_window_shape(size, tile, halo):
+@pytest.mark.parametrize(
+    ("size", "tile", "halo", "even_tile"),
+    [(252, 64, 60, 64), (64, 64, 60, 64), (400, 128, 112, 100), (8, 4, 0, 4), (772, 512, 32, 388),
+     (3796, 512, 32, 476)],
+)
+def test_tile_spans_cover_with_halo_and_one_window_shape(size, tile, halo, even_tile):
     spans = tile_spans(size, tile, halo)
-    assert [s for s, *_ in spans] == list(range(0, size, tile)) and spans[-1][1] == size
+    # As many tiles as `tile` needs, as even as multiples of 4 allow.
+    assert [s for s, *_ in spans] == list(range(0, size, even_tile)) and spans[-1][1] == size
+    assert len(spans) == -(-size // tile)
     assert len({w1 - w0 for *_, w0, w1 in spans}) == 1
     for start, end, w0, w1 in spans:
         assert w0 >= 0 and w1 <= size and w0 % 4 == 0

@@ -157,7 +157,8 @@ def read_image(path: str | Path, to: Orientation = "sensor", codes: bool = False
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"{path}: no such file")
-    pixels = torch.from_numpy(np.ascontiguousarray(_decode(path))).permute(2, 0, 1)[None]
+    # Pillow's arrays are read-only; torch wants to own writable memory (copied only when needed).
+    pixels = torch.from_numpy(np.require(_decode(path), requirements=("C", "W"))).permute(2, 0, 1)[None]
     if not codes:
         pixels = from_codes(pixels)
     meta = read_image_metadata(path)

@@ -20,6 +20,8 @@ import importlib.util
 
 import typer
 
+from core_isp.allocator import keep_freed_blocks
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -62,6 +64,8 @@ def register_commands() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: registers the subcommands, then runs."""
+    """Console-script entry point: registers the subcommands, then runs (with freed blocks kept for reuse,
+    :mod:`core_isp.allocator`)."""
+    keep_freed_blocks()
     register_commands()
     app()

@@ -1,6 +1,6 @@
 """Training throughput (patches per second) for both configs at 128 and 448 crops, on this machine.
 
-    python -m benchmarks.bench_training
+    python -m benchmarks.bench_training [--cases base-96 base-448] [--layouts NCHW channels-last]
 
 "model step": forward + backward + AdamW on a ready batch; "with simulated data": the whole step
 including rendering the batch's shots on the fly (``core_isp.training.data``).
@@ -8,6 +8,7 @@ including rendering the batch's shots on the fly (``core_isp.training.data``).
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -18,35 +19,52 @@ from core_isp.training.data import SimulatedCameras, collate
 from core_isp.training.trainer import stage_loss
 from paramisp.machine import machine_line
 
-CASES = (("small", 128, 8), ("small", 448, 2), ("base", 128, 8), ("base", 448, 2))
+#: (config, crop, batch): the paper's 448-pixel crops and the small crops of the CPU recipes.
+CASES = {"small-128": ("small", 128, 8), "small-448": ("small", 448, 2), "base-96": ("base", 96, 16),
+         "base-128": ("base", 128, 8), "base-448": ("base", 448, 2)}  # fmt: skip
 STEPS = 3
 
 
+def rates(config: str, crop: int, batch: int, direction: str, channels_last: bool) -> tuple[float, float]:
+    """Patches/s of the model step alone and of the whole step with the batch rendered on the fly."""
+    source = SimulatedCameras(["nikon-d7000"], "train", (crop, crop))
+    model = ParamISP(get_config(config), direction).train()  # type: ignore[arg-type]
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
+    data = collate(source, 0, range(batch))
+    stage_loss({direction: model}, data, "pretrain")[0].backward()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(STEPS):
+        opt.zero_grad()
+        stage_loss({direction: model}, data, "pretrain")[0].backward()
+        opt.step()
+    model_rate = STEPS * batch / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for step in range(STEPS):
+        b = collate(source, 0, range(step * batch, (step + 1) * batch))
+        opt.zero_grad()
+        stage_loss({direction: model}, b, "pretrain")[0].backward()
+        opt.step()
+    return model_rate, STEPS * batch / (time.perf_counter() - t0)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", default=["small-128", "small-448", "base-128", "base-448"],
+                        choices=tuple(CASES))  # fmt: skip
+    parser.add_argument("--layouts", nargs="+", default=["NCHW"], choices=("NCHW", "channels-last"))
+    args = parser.parse_args()
     print(f"Machine: {machine_line()}\n")
-    print("| config | crop | batch | direction | model step (patches/s) | with simulated data (patches/s) |")
-    print("|---|---|---|---|---|---|")
-    for config, crop, batch in CASES:
-        source = SimulatedCameras(["nikon-d7000"], "train", (crop, crop))
+    print("| config | crop | batch | direction | layout | model step (patches/s) | with simulated data (patches/s) |")
+    print("|---|---|---|---|---|---|---|")
+    for name in args.cases:
+        config, crop, batch = CASES[name]
         for direction in ("forward", "inverse"):
-            model = ParamISP(get_config(config), direction).train()  # type: ignore[arg-type]
-            opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
-            data = collate(source, 0, range(batch))
-            stage_loss({direction: model}, data, "pretrain")[0].backward()  # warm-up
-            t0 = time.perf_counter()
-            for _ in range(STEPS):
-                opt.zero_grad()
-                stage_loss({direction: model}, data, "pretrain")[0].backward()
-                opt.step()
-            model_rate = STEPS * batch / (time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            for step in range(STEPS):
-                b = collate(source, 0, range(step * batch, (step + 1) * batch))
-                opt.zero_grad()
-                stage_loss({direction: model}, b, "pretrain")[0].backward()
-                opt.step()
-            full_rate = STEPS * batch / (time.perf_counter() - t0)
-            print(f"| {config} | {crop} | {batch} | {direction} | {model_rate:.2f} | {full_rate:.2f} |", flush=True)
+            for layout in args.layouts:
+                model_rate, full_rate = rates(config, crop, batch, direction, layout == "channels-last")
+                print(f"| {config} | {crop} | {batch} | {direction} | {layout} | {model_rate:.2f} | {full_rate:.2f} |",
+                      flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,21 +27,28 @@ def soft_histogram(x: torch.Tensor, bins: int) -> torch.Tensor:
     """Triangular soft binning per channel: ``(B, C, H, W)`` -> ``(B, C * bins, H, W)``, colour-major.
 
     Bin k is centred on ``k / (bins - 1)`` with half-width ``1 / (bins - 1)``, so a value in [0, 1] spreads
-    over its two nearest bins and values outside fade out instead of piling up in the end bins.
+    over its two nearest bins and values outside fade out instead of piling up in the end bins. Computed with the
+    bins innermost, so the result is laid out channels-last (a colour-major channel index ``c * bins + k`` is the
+    innermost position) without a copy.
     """
     check_shape(x, "B,C,H,W", "x")
-    centres = torch.arange(bins, device=x.device, dtype=x.dtype).view(1, 1, bins, 1, 1)
-    offset = torch.addcmul(-centres, x.unsqueeze(2), torch.tensor(bins - 1.0, device=x.device, dtype=x.dtype))
-    return torch.relu_(1.0 - offset.abs()).flatten(1, 2)
+    centres = torch.arange(bins, device=x.device, dtype=x.dtype)
+    scale = torch.tensor(bins - 1.0, device=x.device, dtype=x.dtype)
+    offset = torch.addcmul(-centres, x.permute(0, 2, 3, 1).unsqueeze(-1), scale)  # (B, H, W, C, bins)
+    return torch.relu_(1.0 - offset.abs()).flatten(3, 4).permute(0, 3, 1, 2)
 
 
 def isp_features(x: torch.Tensor, mask: torch.Tensor, hist_bins: Sequence[int] = (4, 8, 16)) -> torch.Tensor:
-    """Image, gradients, soft histograms and a given over-exposure mask: ``(B, 3, H, W)`` x 2 -> ``(B, F, H, W)``.
+    """Image, gradients, soft histograms and a given over-exposure mask: ``(B, 3, H, W)`` x 2 -> ``(B, F, H, W)``,
+    in ``x``'s memory format (a channels-last network then gets its 96 channels without a layout conversion).
 
     ``mask`` is passed in rather than recomputed because the paper computes it once, from the image entering
     the learned part, and reuses it for the second sub-network.
     """
     check_shape(x, "B,3,H,W", "x")
     check_shape(mask, "B,3,H,W", "mask")
+    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
     gradients = spatial_gradient(x, mode="sobel", order=1, normalized=True).flatten(1, 2)
-    return torch.cat([x, gradients, *(soft_histogram(x, n) for n in hist_bins), mask.to(x.dtype)], dim=1)
+    parts = [x, gradients, *(soft_histogram(x, n) for n in hist_bins), mask.to(x.dtype)]
+    return torch.cat([part.contiguous(memory_format=layout) for part in parts], dim=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -12,9 +14,38 @@ def xavier_init(module: nn.Conv2d | nn.ConvTranspose2d | nn.Linear, gain: float 
         nn.init.zeros_(module.bias)
 
 
+class ReplicateConv2d(nn.Conv2d):
+    """A stride-1 'same' convolution with replicate padding, without a padded copy of its input.
+
+    ``nn.Conv2d(padding_mode="replicate")`` pads a copy of every input first: for ``base`` on the CPU that copy
+    cost 8 % of a window's time. Here the convolution pads with zeros inside its kernel (no copy), and the border
+    rows and columns, the only outputs the padding mode changes, are recomputed from replicate-padded bands
+    ``kernel_size // 2`` pixels deep. Same parameters and state dict as ``nn.Conv2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C_in, H, W)`` -> ``(B, C_out, H, W)``."""
+        p = self.padding[0]
+        h, w = x.shape[-2:]
+        if p == 0:
+            return super().forward(x)
+        if h < 2 * p or w < 2 * p:
+            return self._replicated(x, (p, p, p, p))
+        out = super().forward(x)
+        out[..., :p, :] = self._replicated(x[..., : 2 * p, :], (p, p, p, 0))
+        out[..., h - p :, :] = self._replicated(x[..., h - 2 * p :, :], (p, p, 0, p))
+        out[..., :, :p] = self._replicated(x[..., :, : 2 * p], (p, 0, p, p))
+        out[..., :, w - p :] = self._replicated(x[..., :, w - 2 * p :], (0, p, p, p))
+        return out
+
+    def _replicated(self, x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
+        """The unpadded ('valid') convolution of ``x`` replicate-padded by ``pad`` (left, right, top, bottom)."""
+        return F.conv2d(F.pad(x, pad, mode="replicate"), self.weight, self.bias)
+
+
 def conv(in_channels: int, out_channels: int, kernel_size: int, gain: float = 1.0) -> nn.Conv2d:
     """Stride-1 'same' convolution with replicate padding (the paper pads every spatial conv this way)."""
-    layer = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, padding_mode="replicate")
+    layer = ReplicateConv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
     xavier_init(layer, gain)
     return layer
 

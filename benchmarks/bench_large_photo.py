@@ -2,9 +2,9 @@
 
     python -m benchmarks.bench_large_photo [MEGAPIXELS ...]        # default 60
 
-The photo is a synthetic 10000 x 6000 JPEG carrying a real camera's EXIF (tests/data/exif/Canon_40D.jpg);
-each command runs in its own process and reports its own peak resident memory (``VmHWM``, see
-:mod:`benchmarks._memory` for why not ``ru_maxrss``).
+Each photo is a synthetic JPEG (5:3; 10000 x 6000 at 60 MP) carrying a real camera's EXIF
+(tests/data/exif/Canon_40D.jpg); each command runs in its own process and reports its own peak resident
+memory (``VmHWM``, see :mod:`benchmarks._memory` for why not ``ru_maxrss``).
 """
 
 from __future__ import annotations

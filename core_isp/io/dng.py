@@ -170,7 +170,7 @@ def exif_from_metadata(metadata: CameraMetadata, image_size_hw: tuple[int, int])
 
 
 def _mosaic_tensor(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """The mosaic as an ``(H, W)`` floating-point tensor view (no copy)."""
+    """The mosaic as an ``(H, W)`` tensor view (no copy); :func:`_samples` converts it a strip at a time."""
     if isinstance(mosaic, torch.Tensor):
         if mosaic.dim() == 4 and mosaic.shape[:2] == (1, 1):
             mosaic = mosaic[0, 0]
@@ -179,7 +179,7 @@ def _mosaic_tensor(mosaic: np.ndarray | torch.Tensor) -> torch.Tensor:
         t = torch.from_numpy(np.asarray(mosaic))
     if t.dim() != 2:
         raise BadInputError(f"mosaic must be (H, W) or a (1, 1, H, W) tensor, got {tuple(t.shape)}")
-    return t if t.is_floating_point() else t.double()
+    return t
 
 
 def _samples(values: torch.Tensor, levelled: CameraMetadata) -> np.ndarray:

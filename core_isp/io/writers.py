@@ -282,13 +282,15 @@ def _rgbe_scanlines(rgbe: np.ndarray) -> bytes:
     return bytes(out)
 
 
-def stored_dtype(path: str | Path, bit_depth: int = 8) -> torch.dtype | None:
-    """The code-value type the format of ``path`` stores (uint8 for JPEG and 8-bit PNG, uint16 for 16-bit PNG and
-    TIFF), or None for the float formats: what to ask an ISP for (``InferenceOptions.output_dtype``) so that the
-    image never exists as floats."""
-    kind = _SUFFIXES.get(Path(path).suffix.lower())
-    if kind in ("exr", "radiance", None):
-        return None
+def stored_dtype(suffix: str, bit_depth: int = 8) -> torch.dtype:
+    """What to ask an ISP for (``InferenceOptions.output_dtype``) to write a file with this suffix (``".png"``):
+    the code-value type the format stores (uint8 for JPEG and 8-bit PNG, uint16 for 16-bit PNG and TIFF), so the
+    image never exists as floats, or float32 for the float formats."""
+    kind = _SUFFIXES.get(suffix.lower())
+    if kind is None:
+        raise BadInputError(f"unknown image suffix {suffix!r} (use one of {', '.join(sorted(_SUFFIXES))})")
+    if kind in ("exr", "radiance"):
+        return torch.float32
     return torch.uint16 if kind == "tiff" or (kind == "png" and bit_depth == 16) else torch.uint8
 
 

@@ -73,7 +73,7 @@ def to_srgb_command(
         fixed = load_isp(camera, forward_weights=weights, directions=("forward",), device=device) if (
             camera or weights) else None  # fmt: skip
         # The render is quantised tile by tile to what the file stores: a 60 MP photo never exists as floats.
-        options = InferenceOptions(tile=tile, device=device, output_dtype=stored_dtype(f"x{suffix}"))
+        options = InferenceOptions(tile=tile, device=device, output_dtype=stored_dtype(suffix))
 
         def job(path: Path, target: Path) -> dict[str, object]:
             with warnings.catch_warnings():

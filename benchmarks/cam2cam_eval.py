@@ -14,9 +14,10 @@ way by both cameras): Reinhard's Lab transfer with B's statistics over those sce
 A's over the same scenes); a 3x3 matrix on linear RGB plus a per-channel tone curve fitted A -> B on them.
 *Oracles*, fitted on the pair itself (they see B's truth): histogram matching; the best 3x3 matrix; the matrix with
 curves. *Ceiling*: B shooting the scene again (another noise seed). *cam2cam*: :mod:`apps.cam2cam` with each
-camera's learned ISPs, the illuminant estimated from the EXIF. *Diagnosis*: cam2cam given the true illuminant; with a
-perfect inverse (A's true clean camera RGB, true illuminant); B's forward ISP on B's own RAW (what a method that ends
-in B's learned forward ISP can reach).
+camera's learned ISPs, the illuminant estimated from the EXIF. *Diagnosis*: cam2cam given the true illuminant;
+*direct*, B's render of B's RAW without the residual (``TransferSettings(residual=False)``); direct with a perfect
+inverse (A's true clean camera RGB, true illuminant); B's forward ISP on B's own RAW (what a render by B's learned
+forward ISP can reach).
 
 Cameras: the shipped ones by name; ``canon-550d`` is the camera ``paramisp camera add`` made from a folder of that
 simulated body (``user-canon-550d`` under ``--home``). Metrics on 8-bit outputs: PSNR, SSIM, mean CIEDE2000 (Lab,
@@ -86,7 +87,7 @@ FAIR = ("Reinhard, photo -> B's statistics", "Reinhard, A's -> B's statistics", 
 ORACLES = ("oracle: histogram matching", "oracle: best 3x3", "oracle: 3x3 + curves")
 CEILING = "ceiling: B re-shoots"
 OURS = "cam2cam"
-DIAGNOSES = ("cam2cam, true illuminant", "cam2cam, perfect inverse", "B's forward ISP on B's RAW")
+DIAGNOSES = ("cam2cam, true illuminant", "cam2cam, direct", "direct, perfect inverse", "B's forward ISP on B's RAW")
 METHODS = (NONE, *FAIR, *ORACLES, CEILING, OURS, *DIAGNOSES)
 METRICS = (("psnr", "PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("de00", "ΔE00", "{:.2f}"),
            ("stlpips", "ST-LPIPS", "{:.4f}"))  # fmt: skip
@@ -205,10 +206,13 @@ class PairModels:
     target: Camera
     inverse: ISP
     forward: ISP
+    source_forward: ISP
 
-    def transfer(self, photo: CameraImage, seed: int, inverse: ISP | None = None, wb: str | None = None):
+    def transfer(self, photo: CameraImage, seed: int, inverse: ISP | None = None, wb: str | None = None,
+                 residual: bool = True):  # fmt: skip
         chain = CameraTransfer(self.source, self.target, inverse or self.inverse, self.forward,
-                               TransferSettings(white_balance=wb), InferenceOptions(tile=None))  # fmt: skip
+                               TransferSettings(white_balance=wb, residual=residual),
+                               InferenceOptions(tile=None), self.source_forward)  # fmt: skip
         return chain.transfer(photo, seed)
 
 
@@ -242,8 +246,10 @@ def evaluate_pair(pair: str, models: PairModels, tests: list, fits: FairFits, fo
         }
         true_light = f"{conditions.illuminant_cct_k:.0f}K"
         outputs[DIAGNOSES[0]] = models.transfer(photo, seed, wb=true_light).srgb.pixels
-        outputs[DIAGNOSES[1]] = models.transfer(photo, seed, TrueRawInverse(a, shots.a), true_light).srgb.pixels
-        outputs[DIAGNOSES[2]] = models.forward.forward(shots.b.noisy_raw, [shots.b.metadata])
+        outputs[DIAGNOSES[1]] = models.transfer(photo, seed, residual=False).srgb.pixels
+        outputs[DIAGNOSES[2]] = models.transfer(photo, seed, TrueRawInverse(a, shots.a), true_light,
+                                                residual=False).srgb.pixels  # fmt: skip
+        outputs[DIAGNOSES[3]] = models.forward.forward(shots.b.noisy_raw, [shots.b.metadata])
         s = shots.a.settings
         for method, out in outputs.items():
             out = quantised(out)
@@ -322,7 +328,7 @@ def d30_figure(path: Path) -> list[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetadataWarning)
         source = resolve_camera(None, photo.meta)  # an unknown body: the default one, camera-agnostic weights
-    inverse = load_isp(source, directions=("inverse",))
+    inverse, source_forward = load_isp(source, directions=("inverse",)), load_isp(source, directions=("forward",))
     options = InferenceOptions(tile=None)
     panels, lines = [(photo.pixels, "Canon EOS D30 camera JPEG")], []
     lines += ["| to | weights | illuminant | exposure gain | mean ΔE00 to the D30 JPEG |", "|---|---|---|---:|---:|"]
@@ -330,7 +336,7 @@ def d30_figure(path: Path) -> list[str]:
     for name, iso in runs:
         target = get_camera(name)
         forward = load_isp(target, directions=("forward",))
-        chain = CameraTransfer(source, target, inverse, forward, TransferSettings(iso=iso), options)
+        chain = CameraTransfer(source, target, inverse, forward, TransferSettings(iso=iso), options, source_forward)
         result = chain.transfer(photo, seed=0)
         label = f"{name}" + (f", ISO {iso:g}" if iso else "")
         panels.append((result.srgb.pixels, label))
@@ -358,7 +364,8 @@ def study(pairs: Sequence[str], scenes: int, fit_scenes: int, store: CameraStore
             fits = fit_fair([shoot_pair(a, b, s, c, SEED - 10 * (k + 1)) for k, (s, c) in enumerate(training)])
             source, target = camera(name_a, store), camera(name_b, store)
             models = PairModels(source, target, load_isp(source, directions=("inverse",)),
-                                load_isp(target, directions=("forward",)))  # fmt: skip
+                                load_isp(target, directions=("forward",)),
+                                load_isp(source, directions=("forward",)))  # fmt: skip
             print(f"{pair}: {models.inverse.description} -> {models.forward.description}", flush=True)  # type: ignore[attr-defined]
             rows += evaluate_pair(pair, models, tests, fits, Path(tmp))
     return rows

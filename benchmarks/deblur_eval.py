@@ -17,8 +17,10 @@ Methods, all the same network (:class:`apps.deblur.DeblurNet`) and training budg
 camera's inverse and forward ISPs. Weights are read from ``--weights`` as ``deblur-srgb-avg.safetensors``,
 ``deblur-srgb-synth.safetensors`` and ``deblur-raw.safetensors``.
 
-A diagnosis row, not a method: the photo through the camera's inverse and forward ISPs with no network between
-them (the RAW net's weights with its output layer zeroed: the identity), the round trip's own cost to (d).
+(d) returns the photo plus the change the network made to the render (``Deblurrer(residual=True)``, the default).
+Diagnosis rows, not methods: (d) rendering the deblurred RAW alone, and the photo through the camera's inverse and
+forward ISPs with no network between them (the RAW net's weights with its output layer zeroed: the identity), the
+uncorrected round trip's own cost.
 
 Scores: PSNR, SSIM and ST-LPIPS against the target; (d) minus (b) and (d) minus (c) with 95 % bootstrap intervals
 over scenes (each scene's difference averaged over cameras first, since the cameras share scenes). Then the real
@@ -66,6 +68,7 @@ METHODS = {
 }
 #: The diagnosis row (module notes): the RAW weights with an identity output.
 ROUND_TRIP = "diagnosis: ISP round trip, no network"
+DIRECT = "diagnosis: (d) without the round-trip correction"
 FIGURE = Path("docs/figures/deblur_gopro.jpg")
 SIZE = (192, 288)
 FRAMES = 7
@@ -97,14 +100,15 @@ def load_methods(weights: Path) -> dict[str, Path | None]:
     missing = [str(f) for f in files.values() if f is not None and not f.exists()]
     if missing:
         raise SystemExit(f"missing weights: {', '.join(missing)} (train them with tools/train_deblur.py)")
-    return {**files, ROUND_TRIP: files[list(METHODS)[3]]}
+    return {**files, ROUND_TRIP: files[list(METHODS)[3]], DIRECT: files[list(METHODS)[3]]}
 
 
 @functools.cache
-def deblurrer(weights: Path, camera: str | None, options: InferenceOptions, identity: bool = False) -> Deblurrer:
+def deblurrer(weights: Path, camera: str | None, options: InferenceOptions, identity: bool = False,
+              residual: bool = True) -> Deblurrer:  # fmt: skip
     """One per weights and camera: the network and the camera's ISPs are loaded once. ``identity``: the network's
     output layer zeroed, so it returns its input (its output is the input plus that layer's residual)."""
-    loaded = Deblurrer.load(weights, camera, options)
+    loaded = Deblurrer.load(weights, camera, options, residual=residual)
     if identity:
         torch.nn.init.zeros_(loaded.model.ending.weight)
         torch.nn.init.zeros_(loaded.model.ending.bias)
@@ -116,7 +120,8 @@ def run_method(files: dict[str, Path | None], method: str, photo: CameraImage, c
     weights = files[method]
     if weights is None:
         return photo.pixels
-    return deblurrer(weights, camera, options, method == ROUND_TRIP).deblur(photo).srgb.pixels
+    return deblurrer(weights, camera, options, method == ROUND_TRIP,
+                     method not in (ROUND_TRIP, DIRECT)).deblur(photo).srgb.pixels
 
 
 def evaluate_simulated(files: dict[str, Path | None], cameras: list[str], all_scenes: list[Scene],
@@ -164,7 +169,7 @@ def evaluate_gopro(files: dict[str, Path | None], folder: Path, crop: int, optio
             t0 = time.perf_counter()
             out = quantised(run_method(files, method, photo, None, options))
             seconds = time.perf_counter() - t0
-            if method != ROUND_TRIP:
+            if method not in (ROUND_TRIP, DIRECT):
                 panels.append((out[..., y0 : y0 + 256, x0 : x0 + 256], f"{blurry_path.stem[:8]} {method[:1]}"))
             rows.append({"pair": blurry_path.stem, "method": method, "psnr": float(psnr(out, sharp)),
                          "ssim": float(ssim(out, sharp)), "s_per_mp": seconds / megapixels})  # fmt: skip
@@ -183,7 +188,7 @@ def timing(files: dict[str, Path | None], megapixels: float, threads: int) -> li
         width, height = synthetic_photo(photo, megapixels)
         mp = width * height / 1e6
         for method, weights in files.items():
-            if weights is None or method == ROUND_TRIP:  # the round trip times like (d)
+            if weights is None or method in (ROUND_TRIP, DIRECT):  # the diagnoses time like (d)
                 continue
             seconds, peak = run_command(["deblur", str(photo), "-o", str(Path(tmp) / "out.png"), "--weights",
                                          str(weights), "--overwrite", "--camera", "nikon-d7000",
@@ -199,7 +204,7 @@ def markdown(rows: list[dict], cameras: list[str]) -> str:
 
     lines = ["| method | " + " | ".join(f"{c} PSNR" for c in cameras) + " | all: PSNR | SSIM | ST-LPIPS |",
              "|---|" + "---:|" * (len(cameras) + 3)]  # fmt: skip
-    for m in [*METHODS, ROUND_TRIP]:
+    for m in [*METHODS, ROUND_TRIP, DIRECT]:
         cells = " | ".join(f"{mean(m, 'psnr', c):.2f}" for c in cameras)
         lines.append(f"| {m} | {cells} | {mean(m, 'psnr'):.2f} | {mean(m, 'ssim'):.4f} | {mean(m, 'st_lpips'):.4f} |")
     scene_ids = sorted({r["scene"] for r in rows})
@@ -208,13 +213,13 @@ def markdown(rows: list[dict], cameras: list[str]) -> str:
         return np.array([np.mean([r[key] for r in rows if r["scene"] == s and r["method"] == method])
                          for s in scene_ids])  # fmt: skip
 
-    d = list(METHODS)[3]
-    lines += ["", f"(d) minus each baseline, per-scene means over cameras, 95 % bootstrap over "
-              f"{len(scene_ids)} scenes:"]  # fmt: skip
-    for baseline in list(METHODS)[1:3]:
-        for key, unit in (("psnr", "dB"), ("ssim", ""), ("st_lpips", "")):
-            m, lo, hi = bootstrap_interval(per_scene(d, key) - per_scene(baseline, key), samples=BOOTSTRAP)
-            lines.append(f"- vs {baseline[:1]}, {key}: {m:+.3f} {unit} [{lo:+.3f}, {hi:+.3f}]")
+    for d, label in ((list(METHODS)[3], "(d)"), (DIRECT, "(d) without the correction")):
+        lines += ["", f"{label} minus each baseline, per-scene means over cameras, 95 % bootstrap over "
+                  f"{len(scene_ids)} scenes:"]  # fmt: skip
+        for baseline in list(METHODS)[:3]:
+            for key, unit in (("psnr", "dB"), ("ssim", ""), ("st_lpips", "")):
+                m, lo, hi = bootstrap_interval(per_scene(d, key) - per_scene(baseline, key), samples=BOOTSTRAP)
+                lines.append(f"- vs {baseline[:1]}, {key}: {m:+.3f} {unit} [{lo:+.3f}, {hi:+.3f}]")
     return "\n".join(lines)
 
 
@@ -222,7 +227,7 @@ def gopro_markdown(rows: list[dict]) -> str:
     pairs = sorted({r["pair"] for r in rows})
     lines = ["| method | " + " | ".join(f"{p} PSNR / SSIM" for p in pairs) + " | s / MP |",
              "|---|" + "---:|" * (len(pairs) + 1)]  # fmt: skip
-    for m in [*METHODS, ROUND_TRIP]:
+    for m in [*METHODS, ROUND_TRIP, DIRECT]:
         sel = {r["pair"]: r for r in rows if r["method"] == m}
         cells = " | ".join(f"{sel[p]['psnr']:.2f} / {sel[p]['ssim']:.4f}" for p in pairs)
         lines.append(f"| {m} | {cells} | {np.mean([r['s_per_mp'] for r in sel.values()]):.2f} |")

@@ -57,16 +57,17 @@ def round_up(n: int, multiple: int = SIZE_MULTIPLE) -> int:
     return -(-n // multiple) * multiple
 
 
-def tile_spans(size: int, tile: int, halo: int) -> list[Span]:
+def tile_spans(size: int, tile: int, halo: int, multiple: int = SIZE_MULTIPLE) -> list[Span]:
     """Tiles of at most ``tile`` pixels covering ``[0, size)``, each in a window of ``min(size, tile + 2 halo)``
     pixels that holds at least ``halo`` pixels on each side of the tile, or reaches the image border there.
 
-    The tiles are as even as multiples of 4 allow: as many as ``tile`` needs, each shrunk to share the size, since a
-    short last tile costs a whole window (772 rows in tiles of 512 cost two 576-row windows; in tiles of 388, two of
-    452).
+    The tiles are as even as multiples of ``multiple`` allow: as many as ``tile`` needs, each shrunk to share the
+    size, since a short last tile costs a whole window (772 rows in tiles of 512 cost two 576-row windows; in tiles
+    of 388, two of 452). A network that takes sizes on a grid passes its grid: with ``size``, ``tile`` and ``halo``
+    on it, every window is too.
     """
     count = -(-size // tile)
-    tile = min(tile, round_up(-(-size // count)))
+    tile = min(tile, round_up(-(-size // count), multiple))
     window = min(size, tile + 2 * halo)
     spans = []
     for start in range(0, size, tile):
@@ -75,11 +76,14 @@ def tile_spans(size: int, tile: int, halo: int) -> list[Span]:
     return spans
 
 
-def tiles(height: int, width: int, tile: int | None, halo: int) -> Iterator[tuple[Span, Span]]:
-    """The tiles of an image in raster order, each as its row and column :data:`Span`; ``tile`` None is one."""
+def tiles(
+    height: int, width: int, tile: int | None, halo: int, multiple: int = SIZE_MULTIPLE
+) -> Iterator[tuple[Span, Span]]:
+    """The tiles of an image in raster order, each as its row and column :data:`Span` (:func:`tile_spans`);
+    ``tile`` None is one."""
     tile_h, tile_w = (height, width) if tile is None else (tile, tile)
-    for rows in tile_spans(height, tile_h, halo):
-        for cols in tile_spans(width, tile_w, halo):
+    for rows in tile_spans(height, tile_h, halo, multiple):
+        for cols in tile_spans(width, tile_w, halo, multiple):
             yield rows, cols
 
 
@@ -91,12 +95,14 @@ def run_tiled(
     halo: int,
     device: torch.device,
     memory_format: torch.memory_format = torch.contiguous_format,
+    multiple: int = SIZE_MULTIPLE,
 ) -> torch.Tensor:
     """Apply a local map ``fn`` (reach <= ``halo``) window by window: ``(B, C, H, W)`` -> ``(B, out_channels, H, W)``
-    fp32 on ``x``'s device. ``tile`` None is one window over the whole image."""
+    fp32 on ``x``'s device. ``tile`` None is one window over the whole image; ``multiple``: the size grid ``fn``
+    needs (the image, ``tile`` and ``halo`` on it keep every window on it)."""
     b, _, h, w = x.shape
     out = torch.empty(b, out_channels, h, w, dtype=torch.float32, device=x.device)
-    for (y0, y1, wy0, wy1), (x0, x1, wx0, wx1) in tiles(h, w, tile, halo):
+    for (y0, y1, wy0, wy1), (x0, x1, wx0, wx1) in tiles(h, w, tile, halo, multiple):
         window = x[..., wy0:wy1, wx0:wx1].to(device).contiguous(memory_format=memory_format)
         out[..., y0:y1, x0:x1] = fn(window)[..., y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0].float().to(x.device)
     return out

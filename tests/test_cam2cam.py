@@ -24,12 +24,13 @@ from apps.cam2cam import (
 from core_isp.cameras import get_camera, photo_white_balance
 from core_isp.canonical import CanonicalParams, demosaic, highlight_threshold, srgb_decode, srgb_encode
 from core_isp.cfa import cfa_batch
+from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.io import read_raw
 from core_isp.io.dng import exif_from_metadata
 from core_isp.io.image_reader import read_image_metadata
 from core_isp.io.writers import write_jpeg, write_png
-from core_isp.isp import canonical_isp
+from core_isp.isp import canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.render import shot_colour
@@ -58,7 +59,9 @@ def _interiors(x: torch.Tensor) -> torch.Tensor:
 
 
 def _canonical(source, target, **settings) -> CameraTransfer:
-    return CameraTransfer(source, target, canonical_isp(), canonical_isp(), TransferSettings(**settings))
+    """The plain physical chain (no residual) on exact ISPs."""
+    return CameraTransfer(source, target, canonical_isp(), canonical_isp(), TransferSettings(**{"residual": False,
+                                                                                                **settings}))
 
 
 # -- the physics ----------------------------------------------------------------------------------------------
@@ -176,6 +179,33 @@ def test_noise_is_the_targets_at_its_analogue_iso_and_follows_the_seed() -> None
     assert float(standardised.std()) == pytest.approx(1.0, abs=0.05)
     torch.testing.assert_close(_canonical(SONY, NIKON).transfer(photo, seed=3).raw.pixels, noisy.raw.pixels)
     assert not torch.equal(_canonical(SONY, NIKON).transfer(photo, seed=4).raw.pixels, noisy.raw.pixels)
+
+
+def test_residual_transfer_to_the_same_camera_gives_the_photo_back_through_learned_isps() -> None:
+    photo = _patches()
+    direct = CameraTransfer.load(NIKON, NIKON, TransferSettings(noise=False, residual=False)).transfer(photo)
+    residual = CameraTransfer.load(NIKON, NIKON, TransferSettings(noise=False)).transfer(photo)
+    # The learned round trip misses the photo; with the residual both renders share that error and it cancels.
+    assert float((direct.srgb.pixels - photo.pixels).abs().mean()) > 1e-3
+    torch.testing.assert_close(residual.srgb.pixels, photo.pixels, atol=1e-5, rtol=0)
+    torch.testing.assert_close(residual.raw.pixels, direct.raw.pixels)
+    assert residual.record["settings"]["residual"] is True  # type: ignore[index]
+    with pytest.raises(BadInputError, match="source camera's forward ISP"):
+        _canonical(NIKON, SONY, residual=True).transfer(photo)
+
+
+def test_residual_renders_both_raws_in_the_targets_cfa_phase() -> None:
+    """A body differing only in its CFA phase, with the same learned ISPs at both ends: A's render samples A's RGB
+    in B's phase, so the two renders are the same network on the same mosaic and the photo comes back exactly (in
+    A's own phase the forward ISP's CFA-period response would differ between them)."""
+    gbrg = dataclasses.replace(NIKON, name="d7000-gbrg", sensor=dataclasses.replace(NIKON.sensor, cfa_pattern="GBRG"))
+    photo = CameraImage(_texture(), (SHOT.replace(image_size_hw=(64, 96)),), "srgb")
+    isp = load_isp(NIKON)
+    transfer = CameraTransfer(NIKON, gbrg, isp, isp, TransferSettings(white_balance="daylight", noise=False),
+                              source_forward=isp)  # fmt: skip
+    result = transfer.transfer(photo)
+    assert result.raw.meta.cfa_pattern == "GBRG"
+    torch.testing.assert_close(result.srgb.pixels, photo.pixels, atol=1e-5, rtol=0)
 
 
 # -- the command line, with the learned ISPs ------------------------------------------------------------------

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from core_isp.cameras import (
     DEFAULT_CAMERA,
@@ -27,7 +28,7 @@ from core_isp.cameras import (
 )
 from core_isp.cameras.noise_fit import fit_noise_model
 from core_isp.canonical import CanonicalParams, develop, undevelop
-from core_isp.chain import run_chain
+from core_isp.chain import correct_round_trip, run_chain
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.image import CameraImage
 from core_isp.isp import InferenceOptions, canonical_isp, load_isp
@@ -196,6 +197,33 @@ def test_noise_fit_needs_usable_shots():
         warnings.simplefilter("ignore")
         with pytest.raises(BadInputError):
             fit_noise_model([(100.0, torch.ones(64, 64), 1.0)])  # all clipped
+
+
+def test_residual_chain_gives_the_photo_back_without_an_op_and_adds_only_what_an_op_changed():
+    from functools import partial
+
+    from core_isp.raw_domain import scale_exposure
+
+    camera = shipped_cameras()["nikon-d7000"]
+    shot = CameraMetadata(exposure_time_s=0.01, f_number=4.0, iso=200.0, focal_length_mm=35.0)
+    meta = camera.raw_metadata(shot, camera.colour.white_balance(5000.0)[0], "estimated")
+    srgb = torch.rand(1, 3, 8, 12, generator=torch.Generator().manual_seed(1))
+    photo = CameraImage(F.interpolate(srgb, size=(48, 64), mode="bilinear") * 0.6 + 0.1, (shot,), "srgb")
+    isp = load_isp(camera)  # a learned pair: its round trip is not the identity
+    plain = run_chain(photo, isp, [meta], isp)
+    assert float((plain.rendered.pixels - photo.pixels).abs().mean()) > 1e-3
+    same = run_chain(photo, isp, [meta], isp, residual=True)
+    torch.testing.assert_close(same.rendered.pixels, photo.pixels, atol=1e-6, rtol=0)
+    torch.testing.assert_close(same.round_trip.pixels, plain.rendered.pixels)
+    op = partial(scale_exposure, ev=0.5)
+    brighter, corrected = run_chain(photo, isp, [meta], isp, op), run_chain(photo, isp, [meta], isp, op, residual=True)
+    expected = (photo.pixels + brighter.rendered.pixels - plain.rendered.pixels).clamp(0, 1)
+    torch.testing.assert_close(corrected.rendered.pixels, expected)
+    assert corrected.rendered.pixels.mean() > photo.pixels.mean() + 0.02
+    with pytest.raises(BadInputError, match="one size"):
+        correct_round_trip(photo.pixels, photo.pixels[..., :32], photo.pixels)
+    codes = (photo.pixels * 255).round().to(torch.uint8)
+    torch.testing.assert_close(correct_round_trip(codes, photo.pixels, photo.pixels), codes.float() / 255)
 
 
 def test_chain_renders_with_the_metadata_the_raw_op_produced():

@@ -21,7 +21,7 @@ from core_isp.cameras import exposure_level, get_camera
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.io.writers import write_png
-from core_isp.isp import canonical_isp
+from core_isp.isp import canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.simulation.shake import ShakeRanges
 
@@ -143,6 +143,26 @@ def test_a_still_photo_gives_the_photo_back_and_a_shaken_one_blurs() -> None:
     assert detail[0] < 0.6 * detail[1]
 
 
+def test_with_the_residual_a_still_photos_sharp_target_is_the_photo_through_learned_isps() -> None:
+    rng = np.random.default_rng(1)
+    coarse = torch.from_numpy(rng.random((1, 3, 8, 12), dtype=np.float32))
+    srgb = torch.nn.functional.interpolate(coarse, size=(64, 96), mode="bilinear") * 0.6 + 0.15
+    meta = CameraMetadata(exposure_time_s=1 / 50, iso=200.0, f_number=5.6, focal_length_mm=35.0)
+    photo = CameraImage(srgb, (meta.replace(image_size_hw=(64, 96)),), "srgb")
+    isp = load_isp(CAMERA)
+    still = SynthSettings(shake=STILL, highlight_gain=(1.0, 1.0), white_balance="daylight")
+    plain = BlurSynthesizer(CAMERA, isp, isp, replace(still, residual=False)).from_photo(photo, seed=3)
+    residual = BlurSynthesizer(CAMERA, isp, isp, still).from_photo(photo, seed=3)
+    assert residual.record["shot"] == {"exposure_time_s": 1 / 50, "iso": 200.0, "f_number": 5.6,
+                                       "focal_length_mm": 35.0}  # fmt: skip
+    # The learned round trip misses the photo; the residual puts back what it missed, in both renders alike.
+    assert float((plain.sharp.pixels - srgb).abs().mean()) > 1e-3
+    torch.testing.assert_close(residual.sharp.pixels, srgb, atol=1e-5, rtol=0)
+    torch.testing.assert_close(residual.blurry_raw.pixels, plain.blurry_raw.pixels)
+    moved = residual.blurry.pixels - residual.sharp.pixels  # the noise only, as without the residual
+    torch.testing.assert_close(moved, plain.blurry.pixels - plain.sharp.pixels, atol=2e-3, rtol=0)
+
+
 def test_an_inverse_that_misses_the_level_is_corrected_by_its_forward() -> None:
     from core_isp.canonical.develop import undevelop
     from core_isp.chain import fit_raw_level, to_raw
@@ -160,7 +180,8 @@ def test_an_inverse_that_misses_the_level_is_corrected_by_its_forward() -> None:
     assert fit_raw_level(to_raw(photo, exact, list(photo.metadata)), photo, exact) == pytest.approx(1.0, rel=0.03)
     plain = CameraMetadata(exposure_time_s=1 / 50, iso=400.0, f_number=4.0, image_size_hw=(64, 96))  # no HTP
     frames = [CameraImage(srgb[..., :64, :96].clone(), (plain,), "srgb")] * 3
-    settings = SynthSettings(highlight_gain=(1.0, 1.0), white_balance="daylight", max_step_px=None)
+    # Without the residual: it would put back what the level misses, hiding what the fit does.
+    settings = SynthSettings(highlight_gain=(1.0, 1.0), white_balance="daylight", max_step_px=None, residual=False)
     fitted = BlurSynthesizer(CAMERA, bright, exact, settings).from_frames(frames, seed=0)
     blind = BlurSynthesizer(CAMERA, bright, exact, replace(settings, fit_level=False)).from_frames(frames, seed=0)
     assert fitted.record["level_gains"] == [pytest.approx(1 / 1.6, rel=0.03)] * 3

@@ -91,9 +91,11 @@ def test_tiles_give_the_same_output_as_one_pass(domain: str) -> None:
     channels = 4 if domain == "raw" else 3
     x, iso = torch.rand(2, channels, 75, 101), torch.tensor([200.0, 3200.0])
     whole = deblur_tensor(net, x, iso, tile=None)
-    tiled = deblur_tensor(net, x, iso, tile=16)
     assert whole.shape == x.shape
-    torch.testing.assert_close(tiled, whole, atol=2e-5, rtol=0)
+    # 40 and 24 are off the network's grid of 16 once shrunk to even tiles (3 x 27 rows, 3 x 36 columns): the
+    # tiles must stay on the grid (a regression: a 720 x 1280 photo in tiles of 512 failed).
+    for tile in (16, 40, 48):
+        torch.testing.assert_close(deblur_tensor(net, x, iso, tile=tile), whole, atol=2e-5, rtol=0)
 
 
 def test_mosaic_of_odd_size_and_any_phase_keeps_its_size_and_tiles_exactly() -> None:
@@ -169,6 +171,20 @@ def test_photo_without_exif_gets_the_documented_defaults_named(weights: dict[str
     assert result.record["iso"] == 100.0 and result.record["white_balance"] == "WB daylight (5500 K)"
     srgb_net = Deblurrer.load(weights["srgb"]).deblur(photo)
     assert srgb_net.raw is None and srgb_net.srgb.pixels.shape == (1, 3, 50, 70)
+
+
+def test_residual_deblurring_changes_a_photo_only_where_the_network_does(weights: dict[str, Path]) -> None:
+    shot = CameraMetadata(make="NIKON CORPORATION", model="NIKON D7000", exposure_time_s=1 / 30, iso=800.0,
+                          f_number=4.0, focal_length_mm=35.0, image_size_hw=(48, 64))  # fmt: skip
+    photo = CameraImage(_smooth((1, 3, 48, 64)), (shot,), "srgb")
+    plain = Deblurrer.load(weights["raw"], camera="nikon-d7000", residual=False)
+    residual = Deblurrer.load(weights["raw"], camera="nikon-d7000")
+    for deblurrer in (plain, residual):  # the identity network: its output layer zeroed
+        torch.nn.init.zeros_(deblurrer.model.ending.weight)
+        torch.nn.init.zeros_(deblurrer.model.ending.bias)
+    # The learned ISPs' round trip alone moves the photo; the residual path gives it back.
+    assert float((plain.deblur(photo).srgb.pixels - photo.pixels).abs().mean()) > 1e-3
+    torch.testing.assert_close(residual.deblur(photo).srgb.pixels, photo.pixels, atol=1e-6, rtol=0)
 
 
 def test_wrong_kind_of_weights_is_refused_in_one_line(weights: dict[str, Path], tmp_path: Path) -> None:

@@ -51,6 +51,13 @@ def test_tile_spans_cover_with_halo_and_one_window_shape(size, tile, halo, even_
         assert w1 - end >= halo or w1 == size
 
 
+def test_tile_spans_stay_on_a_networks_size_grid():
+    # 720 rows in tiles of 512 share the size as 2 x 360, off a grid of 16; on the grid the tiles are 368 and 352.
+    spans = tile_spans(720, 512, 32, multiple=16)
+    assert [(s, e) for s, e, *_ in spans] == [(0, 368), (368, 720)]
+    assert all(w0 % 16 == 0 and (w1 - w0) % 16 == 0 for *_, w0, w1 in spans)
+
+
 def test_run_tiled_reproduces_a_local_filter():
     x = torch.rand(2, 3, 100, 72)
 

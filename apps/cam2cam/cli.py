@@ -60,6 +60,10 @@ def cam2cam_command(
     f_number: FNumberOption = None,
     focal_length: FocalOption = None,
     noise: Annotated[bool, typer.Option("--noise/--no-noise", help="add the target camera's sensor noise")] = True,
+    residual: Annotated[
+        bool, typer.Option("--residual/--direct", help="the photo plus the difference of the two cameras' renders "
+                                                        "(default), or the target's render of its RAW alone")
+    ] = True,
     seed: Annotated[int, typer.Option("--seed", help="draws the noise (each photo: seed and file name)")] = 0,
     raw: Annotated[bool, typer.Option("--raw", help="also write the target camera's RAW as a DNG beside it")] = False,
     fmt: SrgbFormatOption = "png",
@@ -80,7 +84,7 @@ def cam2cam_command(
         suffix = SRGB_FORMATS[check_choice("--format", fmt, SRGB_FORMATS)]
         set_threads(threads)
         settings = TransferSettings(white_balance=wb, iso=iso, exposure_time_s=exposure_time, f_number=f_number,
-                                    focal_length_mm=focal_length, noise=noise)  # fmt: skip
+                                    focal_length_mm=focal_length, noise=noise, residual=residual)  # fmt: skip
         options = InferenceOptions(tile=tile, device=device)
         target = get_camera(to)
         fixed_source = get_camera(source) if source is not None else None
@@ -89,6 +93,10 @@ def cam2cam_command(
         @cache
         def inverse_of(camera: Camera) -> LearnedISP:
             return load_isp(camera, inverse_weights=from_weights, directions=("inverse",), device=device)
+
+        @cache
+        def forward_of(camera: Camera) -> LearnedISP | None:
+            return load_isp(camera, directions=("forward",), device=device) if residual else None
 
         if fixed_source is not None:
             inverse_of(fixed_source)  # wrong weights or a missing camera are refused before any photo is read
@@ -101,7 +109,7 @@ def cam2cam_command(
                 raise BadInputError(f"{dng_path}: exists (use --overwrite to replace it)")
             photo, camera = _photo_and_camera(path, fixed_source)
             inverse = inverse_of(camera)
-            transfer = CameraTransfer(camera, target, inverse, forward, settings, options)
+            transfer = CameraTransfer(camera, target, inverse, forward, settings, options, forward_of(camera))
             if camera.name == target.name:
                 log.info("%s: the photo's camera is %s itself: a re-render through it", path.name, target.name)
             result = transfer.transfer(photo, _file_seed(seed, path))

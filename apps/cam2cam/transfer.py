@@ -22,6 +22,15 @@ B's shot is the photo's unless told otherwise ("as if B had shot it at ISO 1600"
 a changed ISO or f-number moves the exposure time so the metered exposure is kept (the picture keeps its
 brightness and gains B's noise for that ISO); giving the exposure time as well sets the exposure outright.
 
+Residual (the default): the learned inverse's error is what limits a transfer rendered from B's RAW alone (its
+benchmark: 2-5 dB below a perfect inverse). So A's forward ISP also renders A's RAW, and the output is the photo
+plus the difference of the two renders: an error both renders share cancels, and a transfer from a camera to
+itself with the same shot gives the photo back. A's render samples A's camera RGB in B's CFA phase, so that both
+renders demosaic the same sites (with A's own phase, the two forward ISPs' CFA-period artefacts showed as a grid
+where the cameras' phases differ). What remains of an inverse error is the difference of the two
+forward ISPs' responses to it; A's noise and whatever A's forward ISP does not reproduce stay in the output, on
+top of B's noise. ``TransferSettings(residual=False)`` is the plain physical chain.
+
 The photo's illuminant: a JPEG records no white balance, so it is estimated from the photo's recorded exposure
 (:func:`core_isp.cameras.photo_white_balance`: bright scenes are taken as daylight, dim ones as indoor light)
 unless given. Light brighter than A's white level is unknown (A's inverse returns white there) and is carried as
@@ -39,7 +48,7 @@ import torch
 from core_isp.cameras import Camera, WhiteBalance, photo_white_balance
 from core_isp.canonical import apply_ccm, mosaic
 from core_isp.cfa import cfa_batch
-from core_isp.chain import to_srgb
+from core_isp.chain import correct_round_trip, to_srgb
 from core_isp.colour import neutral_from_wb_gains, wb_gains_from_neutral
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
@@ -68,6 +77,11 @@ class TransferSettings:
     focal_length_mm: float | None = None
     #: Add B's sensor noise (False renders B's noise-free RAW).
     noise: bool = True
+    #: The photo plus B's render minus A's render of A's RAW (:func:`core_isp.chain.correct_round_trip`): the learned
+    #: inverse's error cancels where both forward ISPs respond to it alike, and what A's forward ISP does not model
+    #: (A's noise among it) stays in the photo's share. Costs A's forward ISP and one more render; False renders B's
+    #: RAW alone (module notes, "Residual").
+    residual: bool = True
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -196,6 +210,8 @@ class CameraTransfer:
     forward: ISP  # target's
     settings: TransferSettings = field(default_factory=TransferSettings)
     options: InferenceOptions | None = None
+    #: The source's forward ISP, for ``settings.residual``.
+    source_forward: ISP | None = None
 
     @classmethod
     def load(
@@ -211,7 +227,9 @@ class CameraTransfer:
         device = (options or InferenceOptions()).device
         inverse = load_isp(source, inverse_weights=inverse_weights, directions=("inverse",), device=device)
         forward = load_isp(target, forward_weights=forward_weights, directions=("forward",), device=device)
-        return cls(source, target, inverse, forward, settings or TransferSettings(), options)
+        settings = settings or TransferSettings()
+        source_forward = load_isp(source, directions=("forward",), device=device) if settings.residual else None
+        return cls(source, target, inverse, forward, settings, options, source_forward)
 
     def transfer(self, photo: CameraImage, seed: int = 0) -> TransferResult:
         """A photo of camera A (sRGB ``(1, 3, H, W)`` with its EXIF) -> the same shot by camera B.
@@ -240,6 +258,12 @@ class CameraTransfer:
             signal, _ = add_sensor_noise(signal, [meta_b], self.target.noise, noise_iso, generator)
         clipped, _ = clip_to_white(signal, [meta_b])
         raw_b = CameraImage(clipped.float(), (meta_b,), "raw")
+        srgb = to_srgb(raw_b, self.forward, self.options)
+        if settings.residual:
+            # A's RGB sampled in B's CFA phase: both renders then demosaic the same sites, so the learned forward
+            # ISPs' CFA-period artefacts are alike in both and cancel (on a real photo they showed as a grid).
+            round_trip = self._source_render(camera_rgb, meta_a.replace(cfa_pattern=meta_b.cfa_pattern))
+            srgb = srgb.with_pixels(correct_round_trip(photo.pixels, srgb.pixels, round_trip))
         record = {
             "from": self.source.name,
             "to": self.target.name,
@@ -258,7 +282,14 @@ class CameraTransfer:
             "seed": seed,
             "settings": settings.to_dict(),
         }  # fmt: skip
-        return TransferResult(to_srgb(raw_b, self.forward, self.options), raw_b, record)
+        return TransferResult(srgb, raw_b, record)
+
+    def _source_render(self, camera_rgb: torch.Tensor, meta_a: CameraMetadata) -> torch.Tensor:
+        """A's forward render ``(1, 3, H, W)`` of A's camera RGB sampled through the CFA ``meta_a`` names."""
+        if self.source_forward is None:
+            raise BadInputError("the residual transfer needs the source camera's forward ISP")
+        raw_a = mosaic(camera_rgb, cfa_batch([meta_a.cfa_pattern], camera_rgb.device))  # type: ignore[list-item]
+        return to_srgb(CameraImage(raw_a.float(), (meta_a,), "raw"), self.source_forward, self.options).pixels
 
 
 def _rounded(values: tuple[float, ...]) -> list[float]:

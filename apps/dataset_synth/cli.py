@@ -44,6 +44,10 @@ def synth_blur_command(
     fit_level: Annotated[
         bool, typer.Option("--fit-level/--no-fit-level", help="check each frame's RAW level against the forward ISP")
     ] = True,
+    residual: Annotated[
+        bool, typer.Option("--residual/--direct", help="add back what the ISPs' round trip missed of the frames "
+                                                        "(default), or the renders of the synthesised RAW alone")
+    ] = True,
     wb: Annotated[str | None, typer.Option("--wb", help="estimate (default), daylight, 3200K or R,G,B")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="png or jpg")] = "png",
     quality: Annotated[int, typer.Option("--quality", help="JPEG quality")] = 95,
@@ -76,7 +80,7 @@ def synth_blur_command(
             shot=BlurShotSpec(parse_choice(exposure_time, "--exposure-time"), parse_choice(iso, "--iso"),
                               parse_choice(f_number, "--f-number"), parse_choice(focal_length, "--focal-length")),
             highlight_gain=gains, white_balance=wb, frame_defaults=defaults, max_step_px=max_step or None,
-            fit_level=fit_level,
+            fit_level=fit_level, residual=residual,
         )  # fmt: skip
         spec = JobSpec(tuple(inputs), camera, window, seed, settings, fmt, quality, raw)
         report = run_job(spec, out, InferenceOptions(tile=tile, device=device), Shard.parse(shard), workers, backend)

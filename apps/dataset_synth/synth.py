@@ -22,6 +22,14 @@ The physics, step by step (each a :mod:`core_isp.raw_domain` op on the frames' m
 
 The sharp target is the centre frame through steps 1-3, clipped, without noise, rendered by the same forward ISP at
 the same parameters: the pair differs by the motion and the noise only.
+
+Residual (:attr:`SynthSettings.residual`): the learned ISPs' round trip misses each frame by a few dB, and a render
+of the synthesised RAW carries that error. With the residual, each frame's miss (the frame minus the forward render
+of its RAW at its own parameters, :func:`round_trip_residuals`) is moved with the frame (a photo's along the shake
+path) and added back: their mean to the blurry render, the centre frame's to the sharp one, as
+:func:`core_isp.chain.correct_round_trip` does for a single photo. A still photo's sharp target is then the photo
+itself. It assumes the pair misses alike at the frames' and at the blurry shot's parameters, and costs one forward
+render per frame.
 """
 
 from __future__ import annotations
@@ -76,6 +84,8 @@ class SynthSettings:
     max_step_px: float | None = 2.0
     #: Correct each frame's RAW level so the forward ISP re-renders the frame (see the module notes, step 1).
     fit_level: bool = True
+    #: Add to each render what the learned round trip missed of the frames (module notes, "Residual").
+    residual: bool = True
     #: Photos: sub-frames a shake path is sampled at, and the ranges the path is drawn from.
     photo_subframes: int = 16
     shake: ShakeRanges = DEFAULT_SHAKE
@@ -83,7 +93,8 @@ class SynthSettings:
     def to_dict(self) -> dict[str, object]:
         return {"shot": self.shot.to_dict(), "highlight_gain": list(self.highlight_gain),
                 "white_balance": self.white_balance, "frame_defaults": self.frame_defaults.__dict__,
-                "max_step_px": self.max_step_px, "fit_level": self.fit_level, "photo_subframes": self.photo_subframes,
+                "max_step_px": self.max_step_px, "fit_level": self.fit_level, "residual": self.residual,
+                "photo_subframes": self.photo_subframes,
                 "shake": self.shake.to_dict()}  # fmt: skip
 
 
@@ -145,6 +156,29 @@ def raw_frames(
                      "level_gains": [round(g, 4) for g in level_gains]}  # fmt: skip
 
 
+def round_trip_residuals(
+    frames: Sequence[CameraImage], raw: CameraImage, forward: ISP, options: InferenceOptions | None = None
+) -> torch.Tensor:
+    """What the forward ISP misses of each frame when it renders the frame's RAW: ``(T, 3, h, w)``.
+
+    ``frames``: the sRGB frames ``(1, 3, H, W)``; ``raw``: their RAW ``(T, 1, h, w)`` from :func:`raw_frames`
+    (cropped to whole Bayer cells, levels fitted), rendered one frame at a time with its own metadata.
+    """
+    h, w = raw.size_hw
+    renders = [to_srgb(CameraImage(raw.pixels[i : i + 1], (m,), "raw"), forward, options).pixels
+               for i, m in enumerate(raw.metadata)]  # fmt: skip
+    return torch.cat([f.pixels[..., :h, :w].float() - r for f, r in zip(frames, renders, strict=True)])
+
+
+def shake_residual(residual: torch.Tensor, path: ShakePath) -> torch.Tensor:
+    """A photo's round-trip residual ``(1, 3, H, W)`` moved along a shake path as :func:`shake_photo` moves its
+    RAW: ``(T, 3, H, W)``."""
+    affines = path.affines(tuple(residual.shape[-2:])).to(residual.dtype)  # type: ignore[arg-type]
+    return kornia.geometry.transform.warp_affine(residual.expand(len(path), -1, -1, -1), affines,
+                                                 tuple(residual.shape[-2:]), padding_mode="reflection",
+                                                 align_corners=True)  # fmt: skip
+
+
 def shake_photo(raw: CameraImage, path: ShakePath) -> CameraImage:
     """One RAW ``(1, 1, H, W)`` moved along a shake path: ``(T, 1, H, W)``, each sub-frame the whole exposure's
     light as if the camera held still at that instant (so their mean, not their sum, is the blurry shot)."""
@@ -178,11 +212,13 @@ def blur_from_raw(
     rng: np.random.Generator,
     summed_exposure: bool,
     options: InferenceOptions | None = None,
+    residuals: torch.Tensor | None = None,
 ) -> BlurSample:
     """RAW frames ``(T, 1, H, W)`` of one motion -> a blurry/sharp pair (steps 2-5 of the module notes).
 
     ``summed_exposure``: the frames tile the exposure in time (video frames) rather than each showing all of it
-    (a photo's shaken sub-frames).
+    (a photo's shaken sub-frames). ``residuals`` ``(T, 3, H, W)``: the frames' round-trip residuals
+    (:func:`round_trip_residuals`); the blurry render gets their mean, the sharp one the centre frame's.
     """
     metas = list(frames.metadata)
     shot = settings.shot.draw(metas, camera, rng, summed_exposure)
@@ -228,8 +264,11 @@ def blur_from_raw(
         "clipped_share": round(float(saturation_mask(clipped, [shot]).float().mean()), 6),
         "noise_present": round(present, 4),
     }
-    return BlurSample(to_srgb(blurry_raw, forward, options), to_srgb(sharp_raw, forward, options), blurry_raw,
-                      sharp_raw, record)  # fmt: skip
+    blurry, sharp = to_srgb(blurry_raw, forward, options), to_srgb(sharp_raw, forward, options)
+    if residuals is not None:
+        blurry = blurry.with_pixels((blurry.pixels + residuals.mean(dim=0, keepdim=True)).clamp(0.0, 1.0))
+        sharp = sharp.with_pixels((sharp.pixels + residuals[centre : centre + 1]).clamp(0.0, 1.0))
+    return BlurSample(blurry, sharp, blurry_raw, sharp_raw, record)
 
 
 @dataclass(frozen=True)
@@ -249,7 +288,8 @@ class BlurSynthesizer:
         rng = np.random.default_rng(seed)
         raw, colour = raw_frames(frames, self.camera, self.inverse, self.forward, self.settings, self.options,
                                 frame_exposure_s)  # fmt: skip
-        sample = blur_from_raw(raw, self.camera, self.forward, self.settings, rng, True, self.options)
+        residuals = round_trip_residuals(frames, raw, self.forward, self.options) if self.settings.residual else None
+        sample = blur_from_raw(raw, self.camera, self.forward, self.settings, rng, True, self.options, residuals)
         return _with(sample, colour)
 
     def from_photo(self, photo: CameraImage, seed: int) -> BlurSample:
@@ -263,12 +303,14 @@ class BlurSynthesizer:
         noise (a seed gives the same pair as :meth:`from_photo`); the photo's inverse pass and RAW level fit, most
         of a pair's cost, are made once for all of them. ``progress`` wraps the seeds (e.g. a tqdm bar)."""
         raw, colour = raw_frames([photo], self.camera, self.inverse, self.forward, self.settings, self.options)
+        residual = round_trip_residuals([photo], raw, self.forward, self.options) if self.settings.residual else None
         samples = []
         for seed in progress(seeds):
             rng = np.random.default_rng(seed)
             path = sample_shake(rng, self.settings.photo_subframes, raw.size_hw, self.settings.shake)
+            moved = None if residual is None else shake_residual(residual, path)
             sample = blur_from_raw(shake_photo(raw, path), self.camera, self.forward, self.settings, rng, False,
-                                   self.options)  # fmt: skip
+                                   self.options, moved)  # fmt: skip
             extent = round(path.extent_px(raw.size_hw), 3)
             samples.append(_with(sample, {**colour, "shake": path.to_dict(), "shake_extent_px": extent}))
         return samples

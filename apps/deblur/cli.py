@@ -50,6 +50,10 @@ def deblur_command(
         Path | None, typer.Option("--weights", "-w", help="deblurring weights (default: the shipped RAW ones)")
     ] = None,
     wb: WbOption = None,
+    residual: Annotated[
+        bool, typer.Option("--residual/--direct", help="photos: keep the photo's pixels plus the network's change "
+                                                        "to the render (default), or render the deblurred RAW alone")
+    ] = True,
     raw: Annotated[bool, typer.Option("--raw", help="also write the deblurred RAW as a DNG beside it")] = False,
     fmt: SrgbFormatOption = "png",
     quality: QualityOption = 95,
@@ -68,7 +72,8 @@ def deblur_command(
     with command_context(verbose):
         suffix = SRGB_FORMATS[check_choice("--format", fmt, SRGB_FORMATS)]
         set_threads(threads)
-        deblurrer = Deblurrer.load(weights, camera, InferenceOptions(tile=tile, device=device), white_balance=wb)
+        deblurrer = Deblurrer.load(weights, camera, InferenceOptions(tile=tile, device=device), white_balance=wb,
+                                   residual=residual)
         if raw and deblurrer.domain != "raw":
             raise BadInputError(f"--raw needs RAW-domain weights; {deblurrer.weights.name} works in sRGB")
 

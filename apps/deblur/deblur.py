@@ -7,7 +7,9 @@ camera's learned ISPs at the photo's own parameters:
 
 * an sRGB photo with EXIF: the camera's inverse ISP -> its RAW -> the network -> the forward ISP with the same
   metadata (:func:`core_isp.chain.run_chain`); the camera by ``camera`` or the photo's make/model, the light
-  estimated from the recorded exposure (:func:`core_isp.cameras.photo_white_balance`), as ``paramisp to-raw`` does;
+  estimated from the recorded exposure (:func:`core_isp.cameras.photo_white_balance`), as ``paramisp to-raw`` does.
+  By default the output is the photo plus the change the network made to the render (``residual``): the learned
+  round trip alone would cost about 1 dB, more than the network gains;
 * a RAW file: the network on its mosaic, then the forward ISP of its camera (camera-agnostic weights for an
   unknown one) with the file's own white balance and matrix.
 
@@ -80,7 +82,7 @@ def deblur_tensor(
         with torch.inference_mode(), autocast:
             out = run_tiled(lambda window: model(window, iso), padded, model.config.channels,
                             None if tile is None else round_up(tile, multiple), round_up(model.reach, multiple),
-                            device)  # fmt: skip
+                            device, multiple=multiple)  # fmt: skip
     finally:
         model.train(was_training)
     return out[..., :height, :width]
@@ -135,6 +137,10 @@ class Deblurrer:
     options: InferenceOptions = field(default_factory=InferenceOptions)
     #: The light for photos (see :func:`photo_white_balance`): None estimates it from the recorded exposure.
     white_balance: str | None = None
+    #: For sRGB photos through a RAW network: the photo plus the change the network made to the render, so the
+    #: learned round trip's own error cancels (:func:`core_isp.chain.correct_round_trip`); one more forward pass.
+    #: False renders the deblurred RAW alone (its benchmark: about 1 dB lower, all of it the round trip's error).
+    residual: bool = True
     _isps: dict[tuple[object, ...], ISP] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -146,6 +152,7 @@ class Deblurrer:
         isp: ISP | None = None,
         white_balance: str | None = None,
         domain: Domain | None = None,
+        residual: bool = True,
     ) -> Deblurrer:
         """Weights from a file, else the shipped ones of ``domain`` (default RAW); refuses other files in one line."""
         o = options or InferenceOptions()
@@ -155,7 +162,7 @@ class Deblurrer:
                                 "a weights file")  # fmt: skip
         model, info = load_weights(path, domain, o.device)
         fixed = get_camera(camera) if isinstance(camera, str) else camera
-        return cls(model, info, path, fixed, isp, o, white_balance)
+        return cls(model, info, path, fixed, isp, o, white_balance, residual)
 
     @property
     def domain(self) -> Domain:
@@ -234,6 +241,6 @@ class Deblurrer:
         def op(raw: torch.Tensor, meta: Sequence[CameraMetadata]) -> tuple[torch.Tensor, list[CameraMetadata]]:
             return deblur_mosaic(self.model, raw, meta, iso, self.options), list(meta)
 
-        chain = run_chain(photo, isp, [raw_meta], isp, op, self.options)
+        chain = run_chain(photo, isp, [raw_meta], isp, op, self.options, residual=self.residual)
         return DeblurResult(chain.rendered, chain.raw_out, {**record, "white_balance": white.describe(),
                                                             "defaults": defaults})  # fmt: skip

@@ -197,14 +197,15 @@ def _d30(ctx: DemoContext, folder: Path, seed: int) -> tuple[Figure, Table, list
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MetadataWarning)
         source = resolve_camera(None, photo.meta)
-    inverse = load_isp(source, directions=("inverse",))
+    inverse, source_forward = load_isp(source, directions=("inverse",)), load_isp(source, directions=("forward",))
     panels = [Panel("Canon EOS D30 camera JPEG", to_display(photo.pixels))]
     rows: list[list[str | float | int]] = []
     written = [write_png(folder / "d30_camera_jpeg.png", photo.pixels, overwrite=True)]
     for name in ctx.track(D30_TARGETS, "cam2cam: D30"):
         target = get_camera(name)
         forward = load_isp(target, directions=("forward",))
-        result = CameraTransfer(source, target, inverse, forward, TransferSettings(), ctx.options).transfer(photo, seed)
+        transfer = CameraTransfer(source, target, inverse, forward, TransferSettings(), ctx.options, source_forward)
+        result = transfer.transfer(photo, seed)
         out = quantised(result.srgb.pixels)
         written.append(write_png(folder / f"d30_as_{name}.png", out, overwrite=True))
         panels.append(Panel(f"as {name}", to_display(out)))

@@ -309,8 +309,9 @@ def run_deblur(ctx: DemoContext) -> Section:
         f"the camera's inverse and forward ISPs and by the shipped sRGB net. Against the exact sharp target the RAW "
         f"path scores {d:.2f} dB: {_signed(d - a)} dB against the blurry input ({a:.2f} dB) and {_signed(d - c)} dB "
         f"against the sRGB net ({c:.2f} dB), so on this capture it {'beats' if d > a else 'does not beat'} the input "
-        f"in PSNR. Of that, the photo's round trip through the ISPs alone accounts for {_signed(r - a)} dB and the "
-        f"network for {_signed(d - r)} dB. ST-LPIPS (lower is closer): input {lpips[INPUT]:.3f}, sRGB net "
+        f"in PSNR. The RAW path returns the photo plus the change the network made to the render (the round-trip "
+        f"correction); without it, the photo's round trip through the ISPs alone would move it by {_signed(r - a)} "
+        f"dB. ST-LPIPS (lower is closer): input {lpips[INPUT]:.3f}, sRGB net "
         f"{lpips[SRGB_NET]:.3f}, RAW path {lpips[RAW_NET]:.3f}."
     )
     return Section(
@@ -329,12 +330,13 @@ def run_deblur(ctx: DemoContext) -> Section:
 
 
 def identity_of(deblurrer: Deblurrer) -> Deblurrer:
-    """The same path with its network's output layer zeroed: the network returns its input (it predicts a residual),
-    so what remains is the photo's round trip through the ISPs."""
+    """The same path with its network's output layer zeroed (the network returns its input: it predicts a residual)
+    and without the round-trip correction, which would give the photo back: what remains is the photo's round trip
+    through the ISPs."""
     model = copy.deepcopy(deblurrer.model)
     torch.nn.init.zeros_(model.ending.weight)
     torch.nn.init.zeros_(model.ending.bias)
-    return dataclasses.replace(deblurrer, model=model)
+    return dataclasses.replace(deblurrer, model=model, residual=False)
 
 
 def write_deblur(
@@ -374,7 +376,8 @@ def deblur_table(scores: dict[str, dict[str, float]], raw_path: Deblurrer, srgb_
         ["method", "PSNR (dB)", "vs input (dB)", "SSIM", "ST-LPIPS (lower is better)"],
         rows,
         note=f"Weights: {_training(raw_path)}; {_training(srgb_net)}. The diagnosis row is the RAW path with its "
-        f"network's output zeroed: what the inverse and forward ISPs alone do to the photo.",
+        f"network's output zeroed and without the round-trip correction: what the inverse and forward ISPs alone do "
+        f"to the photo.",
     )
 
 

@@ -170,13 +170,34 @@ def round_trip_residuals(
     return torch.cat([f.pixels[..., :h, :w].float() - r for f, r in zip(frames, renders, strict=True)])
 
 
-def shake_residual(residual: torch.Tensor, path: ShakePath) -> torch.Tensor:
-    """A photo's round-trip residual ``(1, 3, H, W)`` moved along a shake path as :func:`shake_photo` moves its
-    RAW: ``(T, 3, H, W)``."""
-    affines = path.affines(tuple(residual.shape[-2:])).to(residual.dtype)  # type: ignore[arg-type]
-    return kornia.geometry.transform.warp_affine(residual.expand(len(path), -1, -1, -1), affines,
-                                                 tuple(residual.shape[-2:]), padding_mode="reflection",
-                                                 align_corners=True)  # fmt: skip
+@dataclass(frozen=True)
+class FrameMisses:
+    """What a pair's renders get back of the frames' round-trip misses: their mean (the blurry render's share) and
+    the centre frame's (the sharp render's), each ``(1, 3, H, W)``."""
+
+    mean: torch.Tensor
+    centre: torch.Tensor
+
+    @classmethod
+    def of(cls, misses: torch.Tensor) -> FrameMisses:
+        """From the frames' misses ``(T, 3, H, W)`` (:func:`round_trip_residuals`); the centre is frame ``T // 2``."""
+        middle = misses.shape[0] // 2
+        return cls(misses.mean(dim=0, keepdim=True), misses[middle : middle + 1])
+
+    @classmethod
+    def shaken(cls, miss: torch.Tensor, path: ShakePath) -> FrameMisses:
+        """A photo's miss ``(1, 3, H, W)`` moved along a shake path as :func:`shake_photo` moves its RAW, one
+        instant at a time: a full-resolution RGB copy per sub-frame would be the largest buffer of a sample."""
+        size = tuple(miss.shape[-2:])
+        affines = path.affines(size).to(miss.dtype)  # type: ignore[arg-type]
+        total, centre = torch.zeros_like(miss), miss
+        for k in range(len(path)):
+            moved = kornia.geometry.transform.warp_affine(miss, affines[k : k + 1], size, padding_mode="reflection",
+                                                          align_corners=True)  # type: ignore[arg-type]  # fmt: skip
+            total += moved
+            if k == len(path) // 2:
+                centre = moved
+        return cls(total / len(path), centre)
 
 
 def shake_photo(raw: CameraImage, path: ShakePath) -> CameraImage:
@@ -212,13 +233,13 @@ def blur_from_raw(
     rng: np.random.Generator,
     summed_exposure: bool,
     options: InferenceOptions | None = None,
-    residuals: torch.Tensor | None = None,
+    misses: FrameMisses | None = None,
 ) -> BlurSample:
     """RAW frames ``(T, 1, H, W)`` of one motion -> a blurry/sharp pair (steps 2-5 of the module notes).
 
     ``summed_exposure``: the frames tile the exposure in time (video frames) rather than each showing all of it
-    (a photo's shaken sub-frames). ``residuals`` ``(T, 3, H, W)``: the frames' round-trip residuals
-    (:func:`round_trip_residuals`); the blurry render gets their mean, the sharp one the centre frame's.
+    (a photo's shaken sub-frames). ``misses``: the frames' round-trip misses (module notes, "Residual"), added to
+    the renders.
     """
     metas = list(frames.metadata)
     shot = settings.shot.draw(metas, camera, rng, summed_exposure)
@@ -265,9 +286,9 @@ def blur_from_raw(
         "noise_present": round(present, 4),
     }
     blurry, sharp = to_srgb(blurry_raw, forward, options), to_srgb(sharp_raw, forward, options)
-    if residuals is not None:
-        blurry = blurry.with_pixels((blurry.pixels + residuals.mean(dim=0, keepdim=True)).clamp(0.0, 1.0))
-        sharp = sharp.with_pixels((sharp.pixels + residuals[centre : centre + 1]).clamp(0.0, 1.0))
+    if misses is not None:
+        blurry = blurry.with_pixels((blurry.pixels + misses.mean).clamp(0.0, 1.0))
+        sharp = sharp.with_pixels((sharp.pixels + misses.centre).clamp(0.0, 1.0))
     return BlurSample(blurry, sharp, blurry_raw, sharp_raw, record)
 
 
@@ -288,8 +309,10 @@ class BlurSynthesizer:
         rng = np.random.default_rng(seed)
         raw, colour = raw_frames(frames, self.camera, self.inverse, self.forward, self.settings, self.options,
                                 frame_exposure_s)  # fmt: skip
-        residuals = round_trip_residuals(frames, raw, self.forward, self.options) if self.settings.residual else None
-        sample = blur_from_raw(raw, self.camera, self.forward, self.settings, rng, True, self.options, residuals)
+        misses = None
+        if self.settings.residual:
+            misses = FrameMisses.of(round_trip_residuals(frames, raw, self.forward, self.options))
+        sample = blur_from_raw(raw, self.camera, self.forward, self.settings, rng, True, self.options, misses)
         return _with(sample, colour)
 
     def from_photo(self, photo: CameraImage, seed: int) -> BlurSample:
@@ -308,7 +331,7 @@ class BlurSynthesizer:
         for seed in progress(seeds):
             rng = np.random.default_rng(seed)
             path = sample_shake(rng, self.settings.photo_subframes, raw.size_hw, self.settings.shake)
-            moved = None if residual is None else shake_residual(residual, path)
+            moved = None if residual is None else FrameMisses.shaken(residual, path)
             sample = blur_from_raw(shake_photo(raw, path), self.camera, self.forward, self.settings, rng, False,
                                    self.options, moved)  # fmt: skip
             extent = round(path.extent_px(raw.size_hw), 3)

@@ -13,11 +13,14 @@ The truth is the scene's linear RGB (sRGB primaries, D65); the in-camera lens-sh
 RAW-domain result keeps up to ~0.1 stop more corner falloff than the JPEGs (neither method corrects it).
 
 Merges: this tool (the camera's learned inverse ISP; ``canon-550d``, held out, has the camera-agnostic weights, as
-``get_camera`` gives it), the same merge with the canonical inverse (sRGB curve, the camera's matrix: an ablation),
-OpenCV's Debevec and Robertson merges each with its own response calibration, OpenCV's Debevec merge through the plain
-sRGB curve, and the middle frame alone, sRGB-decoded. Expand (on each middle frame): the frame sRGB-decoded, the
-inverse of Reinhard's global operator (Banterle et al. 2006 without their expand map; ``L_white`` the best of 4, 16,
-64 on these scenes, in the baseline's favour), this tool's inverse ISP without and with highlight extension.
+``get_camera`` gives it); three ablations of it: the same merge with the canonical inverse (sRGB curve, the camera's
+matrix), the same merged RAW demosaicked in light instead of in stops, and every frame given the middle frame's exposure
+time on its way through the inverse ISP (the exposure normalisation still uses each frame's own: what the per-frame
+parameters are worth); OpenCV's Debevec and Robertson merges each with its own response calibration, OpenCV's Debevec
+merge through the plain sRGB curve, and the middle frame alone, sRGB-decoded. Expand (on each middle frame): the frame
+sRGB-decoded, the inverse of Reinhard's global operator (Banterle et al. 2006 without their expand map; ``L_white`` the
+best of 4, 16, 64 on these scenes, in the baseline's favour), this tool's inverse ISP without and with highlight
+extension.
 
 Scores (``core_isp.metrics.hdr``), after one global scale fitted in the log domain (least squares on log luminance) and
 the truth scaled to a median luminance of 100 cd/m^2: log2-RMSE of luminance (stops; both floored at 0.005 cd/m^2) and
@@ -47,6 +50,7 @@ import numpy as np
 import torch
 
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings
+from apps.hdr.output import raw_to_linear
 from core_isp.cameras import get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
@@ -59,9 +63,11 @@ from core_isp.simulation.scenes import Scene, luminance
 from paramisp.machine import machine_line, peak_rss_mib
 
 CAMERAS = ("nikon-d7000", "sony-a7r3", "canon-550d")
-MERGES = ("this tool", "this merge, canonical inverse", "Debevec (OpenCV)", "Robertson (OpenCV)",
+MERGES = ("this tool", "this merge, canonical inverse", "this merge, demosaicked in light",
+          "this merge, one exposure time for every frame", "Debevec (OpenCV)", "Robertson (OpenCV)",
           "sRGB-curve merge (OpenCV)", "middle frame, sRGB-decoded")  # fmt: skip
-CLASSIC = MERGES[2:5]
+CLASSIC = MERGES[4:7]
+BASELINES = MERGES[4:]
 EXPANDS = ("middle frame, sRGB-decoded", "inverse Reinhard", "this tool, no extension", "this tool (hdr expand)")
 REINHARD_WHITES = (4.0, 16.0, 64.0)
 SEED = 14
@@ -111,6 +117,22 @@ def inverse_reinhard(photo: CameraImage, white: float) -> np.ndarray:
 
 
 @dataclass
+class OneExposureInverse:
+    """An ISP whose inverse is told one exposure time for every frame (the per-frame EXIF ablation)."""
+
+    isp: ISP
+    exposure_time_s: float
+    name: str = "one exposure"
+    description: str = ""
+
+    def forward(self, raw, meta, options=None):  # type: ignore[no-untyped-def]
+        return self.isp.forward(raw, meta, options)
+
+    def inverse(self, srgb, meta, options=None):  # type: ignore[no-untyped-def]
+        return self.isp.inverse(srgb, [m.replace(exposure_time_s=self.exposure_time_s) for m in meta], options)
+
+
+@dataclass
 class CachedInverse:
     """An ISP whose inverse remembers its results per input tensor: the frames shared by several brackets (and the
     middle frame ``expand`` takes) go through the network once."""
@@ -156,11 +178,18 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
                 base = {"camera": camera_name, "scene": s, "iso": iso}
                 for n, spacing in brackets:
                     frames = [shots[ev] for ev in bracket_evs(int(n), spacing)]
+                    merged = tool.merge(frames)
+                    one_exposure = OneExposureInverse(learned, float(shots[0.0].meta.exposure_time_s))  # type: ignore[arg-type]
                     outputs = {
-                        MERGES[0]: tool.merge(frames).image.pixels[0].double().numpy(),
+                        MERGES[0]: merged.image.pixels[0].double().numpy(),
                         MERGES[1]: ablation.merge(frames).image.pixels[0].double().numpy(),
+                        # The global scale fit makes the cd/m^2 scale irrelevant.
+                        MERGES[2]: raw_to_linear(merged.raw.pixels.double(), merged.raw.metadata, in_stops=False)[0]
+                        .numpy(),
+                        MERGES[3]: HdrMaker(camera, one_exposure, MergeSettings(), options).merge(frames)
+                        .image.pixels[0].double().numpy(),
                         **{m: classic_merge(m, frames) for m in CLASSIC},
-                        MERGES[5]: srgb_decode(shots[0.0].pixels)[0].double().numpy(),
+                        MERGES[7]: srgb_decode(shots[0.0].pixels)[0].double().numpy(),
                     }
                     for method, pred in outputs.items():
                         rows.append({**base, "task": f"{int(n)} frames, {spacing:g} EV", "method": method,
@@ -233,7 +262,7 @@ def markdown(rows: list[dict], args: argparse.Namespace, scenes: list[Scene]) ->
         best = max(CLASSIC, key=lambda m: per_scene(rows, task, m, "pu21_psnr_y").mean())
         ours = per_scene(rows, task, MERGES[0], "pu21_psnr_y")
         gap = bootstrap_interval(ours - per_scene(rows, task, best, "pu21_psnr_y"), samples=samples)
-        ahead_all = all(ours.mean() > per_scene(rows, task, m, "pu21_psnr_y").mean() for m in MERGES[2:])
+        ahead_all = all(ours.mean() > per_scene(rows, task, m, "pu21_psnr_y").mean() for m in BASELINES)
         rmse = per_scene(rows, task, MERGES[0], "log2_rmse").mean()
         lines += ["", f"This tool minus the best classic merge ({best}): {gap[0]:+.2f} dB PU21-PSNR-Y "
                   f"[{gap[1]:+.2f}, {gap[2]:+.2f}]; log2-RMSE {rmse:.3f} stops; ahead of every baseline: "

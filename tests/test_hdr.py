@@ -17,7 +17,15 @@ from typer.testing import CliRunner
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings, parse_exposures, read_exposure_list, with_exposures
 from apps.hdr.align import estimate_shift, translate
 from apps.hdr.highlights import extension_stops
-from apps.hdr.output import preview_path, raw_to_linear, reinhard_preview, white_luminance_cd_m2, write_hdr
+from apps.hdr.output import (
+    limited_demosaic,
+    log_demosaic,
+    preview_path,
+    raw_to_linear,
+    reinhard_preview,
+    white_luminance_cd_m2,
+    write_hdr,
+)
 from apps.hdr.raw_merge import robust_mean
 from apps.hdr.response import ResponseSettings, fit_response
 from core_isp.cameras import DAYLIGHT_CCT_K, exposure_level, get_camera
@@ -283,6 +291,24 @@ def test_extension_follows_the_rise_around_each_area() -> None:
 
 
 # -- outputs --------------------------------------------------------------------------------------------------------
+
+
+def test_demosaic_in_stops_keeps_a_lamp_out_of_its_dark_neighbours() -> None:
+    # A grey wall 10 stops under a lamp, the edge between two columns; every colour sees the same level.
+    scene = torch.full((1, 1, 16, 16), 2.0**-10, dtype=torch.float64)
+    scene[..., 8:] = 1.0
+    cfa = cfa_batch(["RGGB"])
+    stops = {f.__name__: torch.log2(f(scene, cfa) / scene).abs() for f in (log_demosaic, limited_demosaic)}
+    # In light, the wall's pixels at the edge get most of the lamp's light in their missing colours (8 stops too
+    # bright); in stops a fraction of it, and the worst pixel on either side is far closer.
+    assert stops["limited_demosaic"][..., :8].amax() > 6.0
+    assert stops["log_demosaic"][..., :8].amax() < 4.0
+    assert stops["log_demosaic"].amax() < 0.5 * stops["limited_demosaic"].amax()
+    # Away from the edge, and at every site's own colour, nothing moves; a site at 0 keeps its 0.
+    assert torch.allclose(stops["log_demosaic"][..., :5], torch.zeros(1, 3, 16, 5, dtype=torch.float64), atol=1e-12)
+    dark = scene.clone()
+    dark[..., 3, 3] = 0.0  # a blue site of RGGB
+    assert log_demosaic(dark, cfa)[0, 2, 3, 3] == 0.0
 
 
 def test_linear_output_units_and_files(tmp_path: Path) -> None:

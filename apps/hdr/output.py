@@ -2,9 +2,12 @@
 
 * Colour: demosaic, the shot's white balance and colour matrix (``core_isp.canonical``), nothing clipped: linear
   RGB with Rec. 709 / sRGB primaries and D65 white, as the OpenEXR file's ``chromaticities`` attribute states.
-  Across the edges of an HDR image (a lamp against a wall, 10 stops) a gradient-corrected demosaic overshoots far
-  below black; each interpolated value is therefore limited to the range of the same colour's samples in its 3x3
-  neighbourhood (every 3x3 window of a Bayer mosaic holds each colour).
+  An HDR mosaic spans many stops, and a demosaic that interpolates light lets a lamp's samples swamp a dark
+  neighbour's missing colours (one neighbour 1000x brighter dominates any mean). The mosaic is therefore demosaicked
+  in stops (:func:`log_demosaic`): the same neighbour moves an interpolated value by a fraction of the stops between
+  them, and the gradient correction becomes one of colour ratios. Each interpolated value is also limited to the
+  range of the same colour's samples in its 3x3 neighbourhood (every 3x3 window of a Bayer mosaic holds each colour),
+  as a gradient-corrected demosaic overshoots across 10-stop edges.
 * Scale: a RAW level of 1 (the white level) is scene luminance ``K N^2 / (t S)`` cd/m^2 with ``K = 78 / 0.65``, the
   saturation-based speed of ISO 12232 (``S = 78 / H_sat``) with ISO 2720's lens transmission 0.65; ``S`` is the
   analogue ISO. Real cameras place their white level within about half a stop of it, so the values are
@@ -40,6 +43,9 @@ SATURATION_LUMINANCE_K = 78.0 / 0.65
 HDR_SUFFIXES = (".exr", ".hdr")
 PREVIEW_KEY = 0.18
 PREVIEW_WHITE_PERCENTILE = 99.9
+#: Level (of the white level) a site at or below it is read as by :func:`log_demosaic`: 20 stops under white, below
+#: any sensor's noise floor, so a site at 0 does not pull its neighbours to -inf.
+LOG_DEMOSAIC_FLOOR = 2.0**-20
 
 
 def limited_demosaic(raw: torch.Tensor, cfa: torch.Tensor, method: str = "malvar") -> torch.Tensor:
@@ -54,11 +60,27 @@ def limited_demosaic(raw: torch.Tensor, cfa: torch.Tensor, method: str = "malvar
     return torch.minimum(torch.maximum(rgb, low), high)
 
 
-def raw_to_linear(raw: torch.Tensor, meta: Sequence[CameraMetadata], demosaic_method: str = "malvar") -> torch.Tensor:
-    """Normalised mosaics ``(B, 1, H, W)`` -> linear RGB ``(B, 3, H, W)`` (sRGB primaries, D65), unclipped."""
+def log_demosaic(raw: torch.Tensor, cfa: torch.Tensor, method: str = "malvar") -> torch.Tensor:
+    """:func:`limited_demosaic` of the mosaics' log2 ``(B, 1, H, W)`` (CFAs ``(B, 2, 2)``), back in light:
+    ``(B, 3, H, W)`` (module notes). Each site keeps its own sample exactly, 0 included; as neighbours, levels at or
+    below :data:`LOG_DEMOSAIC_FLOOR` count as that floor."""
+    check_shape(raw, "B,1,H,W", "raw")
+    rgb = torch.exp2(limited_demosaic(torch.log2(raw.clamp(min=LOG_DEMOSAIC_FLOOR)), cfa, method))
+    masks = colour_masks(cfa.to(raw.device), raw.shape[-2], raw.shape[-1], raw.dtype).bool()
+    return torch.where(masks, raw.expand_as(rgb), rgb)
+
+
+def raw_to_linear(
+    raw: torch.Tensor, meta: Sequence[CameraMetadata], demosaic_method: str = "malvar", in_stops: bool = True
+) -> torch.Tensor:
+    """Normalised mosaics ``(B, 1, H, W)`` -> linear RGB ``(B, 3, H, W)`` (sRGB primaries, D65), unclipped.
+
+    ``in_stops``: demosaic in log2 (:func:`log_demosaic`, the default), else in light (:func:`limited_demosaic`).
+    """
     check_shape(raw, "B,1,H,W", "raw")
     params = CanonicalParams.from_metadata(list(meta), raw.device)
-    rgb = apply_wb(limited_demosaic(raw, params.cfa, demosaic_method), params.wb_gains)
+    develop = log_demosaic if in_stops else limited_demosaic
+    rgb = apply_wb(develop(raw, params.cfa, demosaic_method), params.wb_gains)
     return apply_ccm(rgb, params.ccm)
 
 

@@ -12,7 +12,7 @@ Merge, step by step (``docs/hdr.md`` says why each is there):
 4. the inverse ISP's response corrected by a curve the frames' agreement determines (:mod:`apps.hdr.response`);
 5. the inverse-variance weighted mean over frames, frames further than ``outlier_stops`` from it dropped and the mean
    taken again (:func:`apps.hdr.raw_merge.robust_mean`); sites no frame is trusted at take the shortest frame's value
-   where it is blown (then extended as in ``expand``) and the longest frame's where it is black;
+   where it is blown (extended as in ``expand`` only with ``extend_blown``) and the longest frame's where it is black;
 6. demosaic, white balance and colour matrix to linear RGB (Rec. 709 primaries, D65), scaled to approximate
    cd/m^2 (:mod:`apps.hdr.output`).
 
@@ -73,7 +73,12 @@ class MergeSettings:
     #: White balance (:func:`core_isp.cameras.photo_white_balance`): None estimates it from the reference's EXIF.
     white_balance: str | None = None
     errors: ErrorModel = field(default_factory=ErrorModel)
+    #: How ``expand`` extends a photo's clipped areas; a merge uses it only with ``extend_blown``.
     highlights: HighlightSettings = field(default_factory=HighlightSettings)
+    #: Extend the sites blown in every frame of a bracket as ``expand`` does (off: they keep the shortest frame's
+    #: level, a lower bound). Off by default: what even the shortest frame clips is the core of a light source,
+    #: which the light around it does not predict (``docs/decisions.md`` 21).
+    extend_blown: bool = False
     demosaic_method: str = "malvar"
 
 
@@ -133,7 +138,8 @@ class HdrMaker:
         merged, untrusted, blown, records = self._merge_raw(frames, metas, raw_metas, levels, ref)
         if bool(untrusted.all()):
             raise BadInputError("every frame is clipped (white or black) at every pixel: nothing to merge")
-        merged, _ = extend_highlights(merged, [raw_metas[ref]], untrusted & blown, self.settings.highlights)
+        if self.settings.extend_blown:
+            merged, _ = extend_highlights(merged, [raw_metas[ref]], untrusted & blown, self.settings.highlights)
         frame_records = [{"file": name, **record} for name, record in zip(names, records, strict=True)]
         return self._result(merged, raw_metas[ref], {
             "kind": "merge",

@@ -48,16 +48,25 @@ PREVIEW_WHITE_PERCENTILE = 99.9
 LOG_DEMOSAIC_FLOOR = 2.0**-20
 
 
-def limited_demosaic(raw: torch.Tensor, cfa: torch.Tensor, method: str = "malvar") -> torch.Tensor:
-    """Demosaic mosaics ``(B, 1, H, W)`` with CFAs ``(B, 2, 2)`` to ``(B, 3, H, W)``, each value limited to the range
-    of its colour's samples in the 3x3 neighbourhood (module notes)."""
-    check_shape(raw, "B,1,H,W", "raw")
+def _site_masks(raw: torch.Tensor, cfa: torch.Tensor) -> torch.Tensor:
+    """Bool ``(B, 3, H, W)``: where each colour was sampled in mosaics ``(B, 1, H, W)`` with CFAs ``(B, 2, 2)``."""
+    return colour_masks(cfa.to(raw.device), raw.shape[-2], raw.shape[-1], torch.bool)
+
+
+def _limited(raw: torch.Tensor, cfa: torch.Tensor, method: str, masks: torch.Tensor) -> torch.Tensor:
+    """:func:`limited_demosaic` with its site masks (:func:`_site_masks`) given."""
     rgb = demosaic(raw, cfa, method)
-    masks = colour_masks(cfa.to(raw.device), raw.shape[-2], raw.shape[-1], raw.dtype).bool()  # (B, 3, H, W)
     samples = raw.expand_as(rgb)
     high = F.max_pool2d(torch.where(masks, samples, -math.inf), 3, stride=1, padding=1)
     low = -F.max_pool2d(torch.where(masks, -samples, -math.inf), 3, stride=1, padding=1)
     return torch.minimum(torch.maximum(rgb, low), high)
+
+
+def limited_demosaic(raw: torch.Tensor, cfa: torch.Tensor, method: str = "malvar") -> torch.Tensor:
+    """Demosaic mosaics ``(B, 1, H, W)`` with CFAs ``(B, 2, 2)`` to ``(B, 3, H, W)``, each value limited to the range
+    of its colour's samples in the 3x3 neighbourhood (module notes)."""
+    check_shape(raw, "B,1,H,W", "raw")
+    return _limited(raw, cfa, method, _site_masks(raw, cfa))
 
 
 def log_demosaic(raw: torch.Tensor, cfa: torch.Tensor, method: str = "malvar") -> torch.Tensor:
@@ -65,8 +74,8 @@ def log_demosaic(raw: torch.Tensor, cfa: torch.Tensor, method: str = "malvar") -
     ``(B, 3, H, W)`` (module notes). Each site keeps its own sample exactly, 0 included; as neighbours, levels at or
     below :data:`LOG_DEMOSAIC_FLOOR` count as that floor."""
     check_shape(raw, "B,1,H,W", "raw")
-    rgb = torch.exp2(limited_demosaic(torch.log2(raw.clamp(min=LOG_DEMOSAIC_FLOOR)), cfa, method))
-    masks = colour_masks(cfa.to(raw.device), raw.shape[-2], raw.shape[-1], raw.dtype).bool()
+    masks = _site_masks(raw, cfa)
+    rgb = torch.exp2(_limited(torch.log2(raw.clamp(min=LOG_DEMOSAIC_FLOOR)), cfa, method, masks))
     return torch.where(masks, raw.expand_as(rgb), rgb)
 
 

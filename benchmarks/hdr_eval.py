@@ -2,7 +2,8 @@
 merges and inverse tone mapping.
 
     python -m benchmarks.hdr_eval [--cameras A,B,...] [--views 4] [--size 384x576] [--brackets 3x2,3x1.5,5x2,5x1.5]
-                                  [--isos 100,800] [--split test] [--bootstrap 2000] [--no-timing]
+                                  [--isos 100,800] [--split test] [--bootstrap 2000] [--no-timing] [--json ROWS]
+    python -m benchmarks.hdr_eval --report ROWS [the same options]     # the report again from saved rows
 
 Scenes: ``--views`` random views of every HDR radiance map of the split (``core_isp.simulation.bracket``; the test split
 holds two maps, so views of one map are not independent). Each camera (``core_isp.simulation.profiles``: noise, its JPEG
@@ -30,6 +31,7 @@ Means over cameras and ISOs per scene, then 95 % percentile-bootstrap intervals 
 per method in a fresh process: seconds per megapixel per frame (this tool's weights loading excluded), the process's
 peak resident memory and its rise over a process that only imports the same modules.
 
+The report also gives this tool, its canonical-inverse ablation and the best classic merge per radiance map and ISO.
 Needs ``opencv-python-headless`` (benchmark only). Prints Markdown.
 """
 
@@ -268,6 +270,7 @@ def markdown(rows: list[dict], args: argparse.Namespace, scenes: list[Scene]) ->
                   f"[{gap[1]:+.2f}, {gap[2]:+.2f}]; log2-RMSE {rmse:.3f} stops; ahead of every baseline: "
                   f"{'yes' if ahead_all else 'no'}.", ""]  # fmt: skip
     lines += per_camera(rows, tasks)
+    lines += per_map(rows, tasks, scenes)
     lines += expand_table(rows, samples)
     return "\n".join(lines)
 
@@ -286,6 +289,28 @@ def per_camera(rows: list[dict], tasks: list[str]) -> list[str]:
                 ours = np.mean([r["pu21_psnr_y"] for r in sel if r["method"] == MERGES[0]])
                 best = max(np.mean([r["pu21_psnr_y"] for r in sel if r["method"] == m]) for m in CLASSIC)
                 cells.append(f"{ours:.1f} / {best:.1f}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def per_map(rows: list[dict], tasks: list[str], scenes: list[Scene]) -> list[str]:
+    """This tool against the same merge through the canonical inverse and the best classic merge, per radiance map
+    and ISO: where the learned inverse carries the merge and where it holds it back."""
+    maps = list(dict.fromkeys(s.source_id for s in scenes))
+    isos = sorted({r["iso"] for r in rows})
+    head = " | ".join(f"{m} ISO {i:g}" for m in maps for i in isos)
+    lines = [f"PU21-PSNR-Y (dB) of this tool / {MERGES[1]} / the best classic merge, by map and ISO (means over "
+             "cameras and views):", "", f"| bracket | {head} |", "|---|" + "---:|" * (len(maps) * len(isos))]
+    for task in tasks:
+        cells = []
+        for m in maps:
+            for i in isos:
+                sel = [r for r in rows if r["task"] == task and scenes[r["scene"]].source_id == m and r["iso"] == i]
+
+                def mean(method: str, sel: list[dict] = sel) -> float:
+                    return float(np.mean([r["pu21_psnr_y"] for r in sel if r["method"] == method]))
+
+                cells.append(f"{mean(MERGES[0]):.1f} / {mean(MERGES[1]):.1f} / {max(mean(c) for c in CLASSIC):.1f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
@@ -363,6 +388,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every row here")
+    parser.add_argument("--report", type=Path, help="print the report of rows an earlier --json wrote (same options)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--bracket", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -373,6 +399,9 @@ def main() -> None:
     size = tuple(int(v) for v in args.size.split("x"))
     only = [s for s in args.sources.split(",") if s]
     scenes = hdr_scene_views(args.split, args.views, size, np.random.default_rng(SEED), only)  # type: ignore[arg-type]
+    if args.report:
+        print(markdown(json.loads(args.report.read_text()), args, scenes))
+        return
     start = time.perf_counter()
     rows = evaluate(args, scenes)
     if args.json:

@@ -192,6 +192,34 @@ def test_deghosting_keeps_the_reference_where_something_moved() -> None:
     assert 0.02 < clean.record["frames"][1]["ghost_share"] < 0.3
 
 
+@dataclass(frozen=True)
+class _ShadowLiftingInverse:
+    """The canonical ISP, except that its inverse overshoots dark codes (by up to 0.8 stops at code 0): a response
+    error shared by every frame, as a learned inverse's, which the merge's response correction fits away."""
+
+    name: str = "shadow-lifting"
+
+    def forward(self, raw, meta, options=None):  # type: ignore[no-untyped-def]
+        return canonical_isp().forward(raw, meta, options)
+
+    def inverse(self, srgb, meta, options=None):  # type: ignore[no-untyped-def]
+        codes = mosaic(srgb.double(), cfa_batch([m.cfa_pattern for m in meta]))
+        return canonical_isp().inverse(srgb, meta, options) * torch.exp2(0.8 * (1.0 - codes))
+
+
+def test_deghosting_does_not_take_a_response_error_for_motion() -> None:
+    scene = gradient_scene(8.0) * 0.1
+    frames = [photo(scene, t, seed=k) for k, t in enumerate((0.25, 1.0, 4.0))]
+    settings = MergeSettings(white_balance="daylight", deghost=True)
+    merged = HdrMaker(CAMERA, _ShadowLiftingInverse(), settings).merge(frames)
+    # Nothing moved: compared after the response correction, the frames agree within their errors.
+    assert max(f.get("ghost_share", 0.0) for f in merged.record["frames"]) < 0.06
+    plain = HdrMaker(CAMERA, _ShadowLiftingInverse(), MergeSettings(white_balance="daylight")).merge(frames)
+    inner = (slice(8, -8), slice(8, -8))
+    error = float(log2_error(merged.image.pixels, scene).abs()[inner].mean())
+    assert error < float(log2_error(plain.image.pixels, scene).abs()[inner].mean()) + 0.02
+
+
 def test_an_outlier_frame_is_dropped_where_it_fails() -> None:
     truth = torch.full((1, 1, 4, 4), 0.01)
     failed = truth.clone()

@@ -7,9 +7,10 @@ Merge, step by step (``docs/hdr.md`` says why each is there):
 2. exposure normalisation: frame ``i`` scaled by ``level_ref / level_i`` (:func:`core_isp.cameras.exposure_level`),
    the reference being the frame of middle exposure; its error variance scales by the square
    (:func:`apps.hdr.raw_merge.site_variance`), its trust falls near clipping (:func:`apps.hdr.raw_merge.clip_trust`);
-3. optionally (``align``) the global translation to the reference (:mod:`apps.hdr.align`), and (``deghost``) the
-   sites where a frame disagrees with the reference beyond its errors dropped (:func:`apps.hdr.raw_merge.ghost_sites`);
-4. the inverse ISP's response corrected by a curve the frames' agreement determines (:mod:`apps.hdr.response`);
+3. optionally (``align``) the global translation to the reference (:mod:`apps.hdr.align`);
+4. the inverse ISP's response corrected by a curve the frames' agreement determines (:mod:`apps.hdr.response`),
+   then optionally (``deghost``) the sites where a frame disagrees with the reference beyond its errors dropped
+   (:func:`apps.hdr.raw_merge.ghost_sites`);
 5. the inverse-variance weighted mean over frames, frames further than ``outlier_stops`` from it dropped and the mean
    taken again (:func:`apps.hdr.raw_merge.robust_mean`); sites no frame is trusted at take the shortest frame's value
    where it is blown (extended as in ``expand`` only with ``extend_blown``) and the longest frame's where it is black;
@@ -66,6 +67,8 @@ class MergeSettings:
     deghost: bool = False
     #: Disagreement, in standard deviations of the combined error, beyond which a site counts as a ghost.
     ghost_threshold: float = 4.0
+    #: With ``align``: the registration error (mosaic pixels) the ghost test allows an aligned frame at edges.
+    registration_px: float = 0.5
     #: A frame further than this (stops) from the first merge at a site is dropped there (None: never).
     outlier_stops: float | None = 1.0
     #: The response correction fitted from the frames' agreement (None: the inverse ISP's response as it is).
@@ -207,15 +210,18 @@ class HdrMaker:
             correction = fit_response([kept[k].level for k in by_exposure], [kept[k].stops_error for k in by_exposure],
                                       [kept[k].trust for k in by_exposure], [kept[k].codes for k in by_exposure],
                                       colours, by_exposure.index(ref), self.settings.response)  # fmt: skip
-        frame_levels, frame_weights = [], []
+        corrected = {}
         for k in by_exposure:
             frame = kept[k]
             level, variance = frame.level, frame.variance
             if correction is not None:
                 gain = torch.exp2(-correction.at(frame.codes, colours))
                 level, variance = level * gain, variance * gain**2
-            frame_levels.append(level.float())
-            frame_weights.append(inverse_variance_weights(variance, frame.trust).float())
+            corrected[k] = (level, variance, frame.trust)
+        if self.settings.deghost:
+            corrected = self._deghosted(corrected, ref, raw_metas[ref], records)
+        frame_levels = [corrected[k][0].float() for k in by_exposure]
+        frame_weights = [inverse_variance_weights(corrected[k][1], corrected[k][2]).float() for k in by_exposure]
         mean, total, dropped = robust_mean(frame_levels, frame_weights, self.settings.outlier_stops)
         untrusted = total <= 0
         blown = kept[by_exposure[0]].blown
@@ -272,10 +278,34 @@ class HdrMaker:
         frame = _Frame(level, variance * ratio**2, trust, blown, site_codes(photo, [raw_meta]))
         return frame, gains, float(failed.double().mean())
 
+    def _deghosted(
+        self,
+        frames: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+        ref: int,
+        raw_meta: CameraMetadata,
+        records: list[dict[str, object]],
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Each frame's ``(level, variance, trust)`` with its trust taken away where it disagrees with the reference.
+
+        Compared after the response correction: before it, the inverse ISP's systematic disagreement between
+        exposures (which the correction exists to take out) would count as motion and drop whole tonal ranges.
+        """
+        level_ref, variance_ref, trust_ref = frames[ref]
+        out = {}
+        for k, (level, variance, trust) in frames.items():
+            if k != ref:
+                registration = self.settings.registration_px if self.settings.align else 0.0
+                ghosts = ghost_sites(level, variance, level_ref, variance_ref, trust_ref, [raw_meta],
+                                     self.settings.ghost_threshold, registration)  # fmt: skip
+                trust = torch.where(ghosts, 0.0, trust)
+                records[k]["ghost_share"] = round(float(ghosts.double().mean()), 6)
+            out[k] = (level, variance, trust)
+        return out
+
     def _register(
         self, frame: _Frame, reference: _Frame, raw_meta: CameraMetadata, ratio: float, entry: dict[str, object]
     ) -> _Frame:
-        """Align a frame to the reference and drop its ghosts, as the settings ask; notes what was done in ``entry``."""
+        """Align a frame to the reference, as the settings ask; notes the shift in ``entry``."""
         if self.settings.align:
             # Both frames clip at 1 in their own units: at the reference's exposure the lower of 1 and ``ratio``.
             dx, dy = estimate_shift(reference.level, frame.level, [raw_meta], 0.9 * min(1.0, ratio))
@@ -285,11 +315,6 @@ class HdrMaker:
             )
             frame = _Frame(level, variance, trust * covered, blown > 0.5, codes)
             entry["shift_px"] = [round(dx, 3), round(dy, 3)]
-        if self.settings.deghost:
-            ghosts = ghost_sites(frame.level, frame.variance, reference.level, reference.variance, reference.trust,
-                                 [raw_meta], self.settings.ghost_threshold)  # fmt: skip
-            frame = _Frame(frame.level, frame.variance, torch.where(ghosts, 0.0, frame.trust), frame.blown, frame.codes)
-            entry["ghost_share"] = round(float(ghosts.double().mean()), 6)
         return frame
 
     def _result(self, raw: torch.Tensor, raw_meta: CameraMetadata, record: dict[str, object]) -> HdrResult:

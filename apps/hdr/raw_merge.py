@@ -162,16 +162,26 @@ def ghost_sites(
     reference_trust: torch.Tensor,
     meta: Sequence[CameraMetadata],
     threshold: float,
+    registration_px: float = 0.0,
 ) -> torch.Tensor:
     """Bool ``(B, 1, H, W)``: sites where a frame disagrees with the reference beyond its errors (something moved).
 
     All inputs ``(B, 1, H, W)`` are at the reference's exposure. The 3x3 same-colour means of the two differ by
     more than ``threshold`` standard deviations of the sites' combined error (a conservative bound: averaging
     lowers the noise part of it) where the reference is trusted; a 2x2 cell with any such site and its 8
-    neighbouring cells are rejected whole, so a moving edge does not leave a fringe.
+    neighbouring cells are rejected whole, so a moving edge does not leave a fringe. ``registration_px``: how far
+    (mosaic pixels, one standard deviation) a resampled frame may sit from the reference; at an edge that much
+    misregistration is a difference of the local slope times it, not motion.
     """
-    diff = (_box3(level, meta) - _box3(reference, meta)).abs()
-    bad = (diff > threshold * torch.sqrt(variance + reference_variance)) & (reference_trust > 0)
+    box = _box3(reference, meta)
+    diff = (_box3(level, meta) - box).abs()
+    variance = variance + reference_variance
+    if registration_px > 0:
+        planes = pack_bayer(box, meta)
+        slope_y, slope_x = torch.gradient(planes, dim=(-2, -1))  # per plane pixel: two mosaic pixels
+        slope = unpack_bayer(torch.sqrt(slope_y**2 + slope_x**2), meta)
+        variance = variance + (slope * registration_px / 2.0) ** 2
+    bad = (diff > threshold * torch.sqrt(variance)) & (reference_trust > 0)
     cells = pack_bayer(bad.to(level.dtype), meta).amax(dim=1, keepdim=True)
     cells = F.max_pool2d(cells, 3, stride=1, padding=1)
     return unpack_bayer(cells.expand(-1, 4, -1, -1).contiguous(), meta) > 0

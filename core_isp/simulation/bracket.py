@@ -8,7 +8,7 @@ user's JPEG has none in its EXIF). The HDR benchmark and the demo shoot the same
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -53,9 +53,17 @@ def photo_of(shot: RenderedShot) -> CameraImage:
     return CameraImage(shot.camera_srgb, (exif,), "srgb")
 
 
-def shoot_bracket(camera: str, scene: Scene, iso: float, evs: Sequence[float], seed: int) -> dict[float, CameraImage]:
+def shoot_bracket(
+    camera: str,
+    scene: Scene,
+    iso: float,
+    evs: Sequence[float],
+    seed: int,
+    frame_scenes: Mapping[float, Scene] | None = None,
+) -> dict[float, CameraImage]:
     """The camera profile's photo at each EV offset from the metered exposure (module notes), keyed by the offset;
-    the same ``seed`` gives the same frames."""
+    the same ``seed`` gives the same frames. ``frame_scenes``: what the frame at an offset sees instead of ``scene``
+    (a hand-held bracket's moved view, a moving object), the metering still ``scene``'s."""
     profile = get_profile(camera)
     rng = np.random.default_rng(seed)
     cct = 1e6 / rng.uniform(1e6 / 7000.0, 1e6 / 3000.0)
@@ -65,5 +73,6 @@ def shoot_bracket(camera: str, scene: Scene, iso: float, evs: Sequence[float], s
     shots = {}
     for k, ev in enumerate(evs):
         settings = ShotSettings(t_mid * 2.0**ev, BRACKET_F_NUMBER, iso, focal, highlight_tone_priority=htp)
-        shots[ev] = photo_of(render_shot(profile, scene, seed * 100 + k, settings=settings, illuminant_cct_k=cct))
+        seen = (frame_scenes or {}).get(ev, scene)
+        shots[ev] = photo_of(render_shot(profile, seen, seed * 100 + k, settings=settings, illuminant_cct_k=cct))
     return shots

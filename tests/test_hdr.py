@@ -26,7 +26,7 @@ from apps.hdr.output import (
     white_luminance_cd_m2,
     write_hdr,
 )
-from apps.hdr.raw_merge import robust_mean
+from apps.hdr.raw_merge import ghost_sites, robust_mean
 from apps.hdr.response import ResponseSettings, fit_response
 from core_isp.cameras import DAYLIGHT_CCT_K, exposure_level, get_camera
 from core_isp.canonical import CanonicalParams, develop, mosaic
@@ -218,6 +218,25 @@ def test_deghosting_does_not_take_a_response_error_for_motion() -> None:
     inner = (slice(8, -8), slice(8, -8))
     error = float(log2_error(merged.image.pixels, scene).abs()[inner].mean())
     assert error < float(log2_error(plain.image.pixels, scene).abs()[inner].mean()) + 0.02
+
+
+def test_a_resampled_edge_is_not_a_ghost_but_a_moved_object_still_is() -> None:
+    meta = [CAMERA.raw_metadata(exif(1.0), GAINS, "daylight")]
+    columns = torch.arange(W, dtype=torch.float64)
+    reference = (0.05 + 0.4 * torch.sigmoid((columns - 48.0) / 1.5)).view(1, 1, 1, W).expand(1, 1, H, W)
+    resampled = (0.05 + 0.4 * torch.sigmoid((columns - 48.3) / 1.5)).view(1, 1, 1, W).expand(1, 1, H, W).clone()
+    variance = (0.01 * reference) ** 2
+    trust = torch.ones_like(reference)
+
+    def ghosts(level: torch.Tensor, registration_px: float) -> torch.Tensor:
+        return ghost_sites(level, variance, reference, variance, trust, meta, 4.0, registration_px)
+
+    # A third of a pixel off at a sharp edge: motion to a test that knows only the noise, not to one that allows
+    # half a pixel of misregistration.
+    assert bool(ghosts(resampled, 0.0).any())
+    assert not bool(ghosts(resampled, 0.5).any())
+    resampled[..., 20:36, 10:30] *= 2.0  # something that moved, on the flat part
+    assert bool(ghosts(resampled, 0.5)[..., 24:32, 14:26].all())
 
 
 def test_an_outlier_frame_is_dropped_where_it_fails() -> None:

@@ -96,7 +96,9 @@ def merge_command(
     iso: IsoOption = None,
     f_number: FNumberOption = None,
     align: Annotated[bool, typer.Option("--align", help="remove a global shift between frames (hand-held)")] = False,
-    deghost: Annotated[bool, typer.Option("--deghost", help="drop what moved between frames")] = False,
+    deghost: Annotated[
+        bool, typer.Option("--deghost", help="drop what moved between frames (if nothing moved, it can cost shadows)")
+    ] = False,
     wb: WbOption = None,
     fmt: FormatOption = "exr",
     preview: PreviewOption = True,

@@ -95,9 +95,12 @@ def srgb_response() -> np.ndarray:
     return np.ascontiguousarray(linear[:, None, ::-1], dtype=np.float32)
 
 
-def classic_merge(method: str, frames: Sequence[CameraImage]) -> np.ndarray:
-    """OpenCV's merges of the JPEGs (``(3, H, W)`` linear, relative); exposure times from EXIF."""
+def classic_merge(method: str, frames: Sequence[CameraImage], align: bool = False) -> np.ndarray:
+    """OpenCV's merges of the JPEGs (``(3, H, W)`` linear, relative); exposure times from EXIF. ``align``: OpenCV's
+    median-threshold-bitmap translation (``AlignMTB``) of the JPEGs to each other first."""
     images = [_bgr8(f) for f in frames]
+    if align:
+        cv2.createAlignMTB().process(images, images)
     times = np.array([f.meta.exposure_time_s for f in frames], dtype=np.float32)
     if method == "Debevec (OpenCV)":
         response = cv2.createCalibrateDebevec().process(images, times)
@@ -238,7 +241,7 @@ def per_scene(rows: list[dict], task: str, method: str, key: str) -> np.ndarray:
     return np.array([np.mean(v) for _, v in sorted(by_scene.items())])
 
 
-def _cell(values: np.ndarray, samples: int, digits: int) -> str:
+def interval_cell(values: np.ndarray, samples: int, digits: int) -> str:
     mean, lo, hi = bootstrap_interval(values, samples=samples)
     return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
@@ -259,7 +262,8 @@ def markdown(rows: list[dict], args: argparse.Namespace, scenes: list[Scene]) ->
         lines += [f"**{task}**", "", "| method | log2-RMSE Y (stops) | PU21-PSNR Y (dB) | PU21-PSNR RGB (dB) |",
                   "|---|---:|---:|---:|"]  # fmt: skip
         for method in MERGES:
-            cells = [_cell(per_scene(rows, task, method, k), samples, 3 if k == "log2_rmse" else 2) for k in METRICS]
+            cells = [interval_cell(per_scene(rows, task, method, k), samples, 3 if k == "log2_rmse" else 2)
+                     for k in METRICS]  # fmt: skip
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         best = max(CLASSIC, key=lambda m: per_scene(rows, task, m, "pu21_psnr_y").mean())
         ours = per_scene(rows, task, MERGES[0], "pu21_psnr_y")
@@ -324,7 +328,8 @@ def expand_table(rows: list[dict], samples: int) -> list[str]:
              "|---|---:|---:|---:|---:|"]  # fmt: skip
     for method in methods:
         keys = [*METRICS, "clipped_log2_rmse"]
-        cells = [_cell(per_scene(rows, "expand", method, k), samples, 2 if k.startswith("pu21") else 3) for k in keys]
+        cells = [interval_cell(per_scene(rows, "expand", method, k), samples, 2 if k.startswith("pu21") else 3)
+                 for k in keys]  # fmt: skip
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 

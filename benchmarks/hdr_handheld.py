@@ -28,14 +28,12 @@ import argparse
 import dataclasses
 import sys
 
-import cv2
 import numpy as np
 import torch
 
 from apps.hdr import HdrMaker, MergeSettings
-from benchmarks.hdr_eval import CachedInverse, _bgr8, _cell, _from_bgr, classic_merge
+from benchmarks.hdr_eval import CachedInverse, classic_merge, interval_cell, per_scene
 from core_isp.cameras import get_camera
-from core_isp.image import CameraImage
 from core_isp.isp import InferenceOptions, load_isp
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores
 from core_isp.simulation.blur_capture import warp_scene
@@ -89,15 +87,6 @@ def frame_scenes(case: str, scene: Scene, evs: list[float], rng: np.random.Gener
     return seen, seen[0.0], (top, top + OBJECT_PX)
 
 
-def aligned_debevec(frames: list[CameraImage]) -> np.ndarray:
-    """OpenCV's translation alignment of the JPEGs to each other, then its Debevec merge."""
-    images = [_bgr8(f) for f in frames]
-    cv2.createAlignMTB().process(images, images)
-    times = np.array([f.meta.exposure_time_s for f in frames], dtype=np.float32)
-    response = cv2.createCalibrateDebevec().process(images, times)
-    return _from_bgr(cv2.createMergeDebevec().process(images, times, response))
-
-
 def evaluate(args: argparse.Namespace) -> list[dict]:
     size = tuple(int(v) for v in args.size.split("x"))
     scenes = hdr_scene_views(args.split, args.views, size, np.random.default_rng(SEED))  # type: ignore[arg-type]
@@ -117,29 +106,20 @@ def evaluate(args: argparse.Namespace) -> list[dict]:
                 frames = [shots[ev] for ev in evs]
                 outputs = {m: maker.merge(frames).image.pixels[0].double().numpy() for m, maker in makers.items()}
                 outputs[DEBEVEC] = classic_merge(DEBEVEC, frames)
-                outputs[ALIGNED_DEBEVEC] = aligned_debevec(frames)
+                outputs[ALIGNED_DEBEVEC] = classic_merge(DEBEVEC, frames, align=True)
                 truth = truth_scene.linear_rgb.double().numpy()
                 inner = (slice(None), slice(MARGIN_PX, -MARGIN_PX), slice(MARGIN_PX, -MARGIN_PX))
                 band = (slice(None), slice(top, bottom), slice(MARGIN_PX, -MARGIN_PX))
                 for method, pred in outputs.items():
-                    row = {"camera": camera_name, "view": v, "case": case, "method": method,
+                    row = {"camera": camera_name, "scene": v, "task": case, "method": method,
                            **hdr_scores(pred[inner], truth[inner])}  # fmt: skip
                     if case == "moving object":
                         row.update({f"band_{k}": s for k, s in hdr_scores(pred[band], truth[band]).items()})
                     rows.append(row)
-                done = [r for r in rows if r["camera"] == camera_name and r["view"] == v and r["case"] == case]
+                done = [r for r in rows if r["camera"] == camera_name and r["scene"] == v and r["task"] == case]
                 line = ", ".join(f"{r['method']} {r['pu21_psnr_y']:.1f}" for r in done)
                 print(f"{camera_name} view {v} {case}: {line}", file=sys.stderr, flush=True)
     return rows
-
-
-def per_view(rows: list[dict], case: str, method: str, key: str) -> np.ndarray:
-    """Each view's mean over cameras."""
-    views: dict[int, list[float]] = {}
-    for r in rows:
-        if r["case"] == case and r["method"] == method:
-            views.setdefault(r["view"], []).append(r[key])
-    return np.array([np.mean(v) for _, v in sorted(views.items())])
 
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
@@ -154,7 +134,8 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         head += ["object band: log2-RMSE Y", "object band: PU21-PSNR Y"] if case == "moving object" else []
         lines += [f"**{case}**", "", "| method | " + " | ".join(head) + " |", "|---|" + "---:|" * len(keys)]
         for method in methods:
-            cells = [_cell(per_view(rows, case, method, k), args.bootstrap, 3 if "log2" in k else 2) for k in keys]
+            cells = [interval_cell(per_scene(rows, case, method, k), args.bootstrap, 3 if "log2" in k else 2)
+                     for k in keys]  # fmt: skip
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -291,10 +291,10 @@ class HdrMaker:
         exposures (which the correction exists to take out) would count as motion and drop whole tonal ranges.
         """
         level_ref, variance_ref, trust_ref = frames[ref]
+        registration = self.settings.registration_px if self.settings.align else 0.0
         out = {}
         for k, (level, variance, trust) in frames.items():
             if k != ref:
-                registration = self.settings.registration_px if self.settings.align else 0.0
                 ghosts = ghost_sites(level, variance, level_ref, variance_ref, trust_ref, [raw_meta],
                                      self.settings.ghost_threshold, registration)  # fmt: skip
                 trust = torch.where(ghosts, 0.0, trust)

@@ -3,6 +3,7 @@ merges and inverse tone mapping.
 
     python -m benchmarks.hdr_eval [--cameras A,B,...] [--views 4] [--size 384x576] [--brackets 3x2,3x1.5,5x2,5x1.5]
                                   [--isos 100,800] [--split test] [--bootstrap 2000] [--no-timing] [--json ROWS]
+                                  [--inverse-weights DIR]
     python -m benchmarks.hdr_eval --report ROWS [the same options]     # the report again from saved rows
 
 Scenes: ``--views`` random views of every HDR radiance map of the split (``core_isp.simulation.bracket``; the test split
@@ -53,14 +54,14 @@ import torch
 
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings
 from apps.hdr.output import raw_to_linear
-from core_isp.cameras import get_camera
+from core_isp.cameras import Camera, generic_weights, get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
 from core_isp.isp import ISP, InferenceOptions, canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.metrics import bootstrap_interval
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores, log_fit_scale
-from core_isp.simulation.bracket import bracket_evs, hdr_scene_views, shoot_bracket
+from core_isp.simulation.bracket import bracket_evs, bracket_photos, hdr_scene_views, render_bracket
 from core_isp.simulation.scenes import Scene, luminance
 from paramisp.machine import machine_line, peak_rss_mib
 
@@ -167,7 +168,8 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
     canonical = CachedInverse(canonical_isp())
     for camera_name in args.cameras.split(","):
         camera = get_camera(camera_name)
-        learned = CachedInverse(load_isp(camera, directions=("inverse",)))
+        learned = CachedInverse(load_isp(camera, directions=("inverse",),
+                                         inverse_weights=other_inverse(camera, args.inverse_weights)))
         options = InferenceOptions(tile=512)
         tool = HdrMaker(camera, learned, MergeSettings(), options)
         ablation = HdrMaker(camera, canonical, MergeSettings(), options)
@@ -179,7 +181,7 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
                 learned.results.clear()
                 canonical.results.clear()
                 evs = sorted({ev for n, sp in brackets for ev in bracket_evs(int(n), sp)})
-                shots = shoot_bracket(camera_name, scene, iso, evs, SEED + 1000 * s + int(iso))
+                shots = bracket_photos(render_bracket(camera_name, scene, iso, evs, SEED + 1000 * s + int(iso)))
                 base = {"camera": camera_name, "scene": s, "iso": iso}
                 for n, spacing in brackets:
                     frames = [shots[ev] for ev in bracket_evs(int(n), spacing)]
@@ -216,6 +218,17 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
                 summary = ", ".join(f"{r['method'][:14]} {r['pu21_psnr_y']:.1f}" for r in done if r["task"] != "expand")
                 print(f"{camera_name} view {s} ISO {iso:g}: {summary}", file=sys.stderr, flush=True)
     return rows
+
+
+def other_inverse(camera: Camera, folder: Path | None) -> Path | None:
+    """``folder``'s inverse weights for ``camera``: ``<name>.inverse.safetensors``, or for a camera whose own inverse
+    is the camera-agnostic one, ``generic.inverse.safetensors``; None (the camera's own) when there is no such file."""
+    if folder is None:
+        return None
+    own = camera.weights.path("inverse")
+    name = "generic" if own is None or own == generic_weights().path("inverse") else camera.name
+    path = folder / f"{name}.inverse.safetensors"
+    return path if path.is_file() else None
 
 
 def clipped_error(pred: np.ndarray, truth: np.ndarray, clipped: np.ndarray) -> float | None:
@@ -358,7 +371,7 @@ def measure(method: str, bracket: Path, camera: str) -> None:
 
 def timing(args: argparse.Namespace, scene: Scene) -> list[str]:
     camera = args.cameras.split(",")[0]
-    shots = shoot_bracket(camera, scene, 100.0, bracket_evs(5, 2.0), SEED)
+    shots = bracket_photos(render_bracket(camera, scene, 100.0, bracket_evs(5, 2.0), SEED))
     frames = list(shots.values())
     megapixels = frames[0].size_hw[0] * frames[0].size_hw[1] / 1e6
     lines = [f"Time and memory, one 5-frame bracket of {args.size} ({camera}, {torch.get_num_threads()} threads), each "
@@ -393,6 +406,8 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--json", type=Path, help="also write every row here")
+    parser.add_argument("--inverse-weights", type=Path, help="a folder of <camera>.inverse.safetensors (generic.* for "
+                        "cameras with the camera-agnostic weights) to use instead of the shipped inverse where present")
     parser.add_argument("--report", type=Path, help="print the report of rows an earlier --json wrote (same options)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--bracket", type=Path, help=argparse.SUPPRESS)

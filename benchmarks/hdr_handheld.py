@@ -3,7 +3,7 @@
     python -m benchmarks.hdr_handheld [--cameras nikon-d7000,sony-a7r3,canon-550d] [--views 2] [--size 256x384]
                                       [--iso 100] [--bracket 3x2] [--split test] [--bootstrap 2000]
 
-The HDR benchmark's shots (:func:`core_isp.simulation.bracket.shoot_bracket`, test-split radiance maps unless
+The HDR benchmark's shots (:func:`core_isp.simulation.bracket.render_bracket`, test-split radiance maps unless
 ``--split`` says otherwise, the held-out ``canon-550d`` with the camera-agnostic weights), with the frames other
 than the middle (reference) one seeing a changed scene:
 
@@ -37,7 +37,7 @@ from core_isp.cameras import get_camera
 from core_isp.isp import InferenceOptions, load_isp
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores
 from core_isp.simulation.blur_capture import warp_scene
-from core_isp.simulation.bracket import bracket_evs, hdr_scene_views, shoot_bracket
+from core_isp.simulation.bracket import bracket_evs, bracket_photos, hdr_scene_views, render_bracket
 from core_isp.simulation.scenes import Scene
 from paramisp.machine import machine_line
 
@@ -102,7 +102,7 @@ def evaluate(args: argparse.Namespace) -> list[dict]:
                 rng = np.random.default_rng(SEED + 100 * v + c)
                 seen, truth_scene, (top, bottom) = frame_scenes(case, scene, evs, rng)
                 learned.results.clear()
-                shots = shoot_bracket(camera_name, scene, args.iso, evs, SEED + 1000 * v + c, seen)
+                shots = bracket_photos(render_bracket(camera_name, scene, args.iso, evs, SEED + 1000 * v + c, seen))
                 frames = [shots[ev] for ev in evs]
                 outputs = {m: maker.merge(frames).image.pixels[0].double().numpy() for m, maker in makers.items()}
                 outputs[DEBEVEC] = classic_merge(DEBEVEC, frames)

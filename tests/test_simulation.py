@@ -14,7 +14,7 @@ import torch
 
 from core_isp.errors import MetadataWarning
 from core_isp.io import read_image_metadata, read_raw
-from core_isp.simulation.bracket import shoot_bracket
+from core_isp.simulation.bracket import bracket_photos, render_bracket
 from core_isp.simulation.camera_pipeline import apply_tone, tone_params
 from core_isp.simulation.capture_folder import read_capture_truth
 from core_isp.simulation.exposure import ShotSettings, program_exposure
@@ -245,12 +245,12 @@ def test_every_profile_renders_plausibly():
 
 
 def test_a_bracket_frame_can_see_its_own_scene() -> None:
-    """``shoot_bracket(frame_scenes=...)``: a hand-held frame sees a moved view; the others and the metering do not."""
+    """``render_bracket(frame_scenes=...)``: a hand-held frame sees a moved view; the others and the metering do not."""
     scene = leaves_scene()
     evs = [-2.0, 0.0, 2.0]
-    plain = shoot_bracket("nikon-d7000", scene, 100.0, evs, seed=5)
+    plain = bracket_photos(render_bracket("nikon-d7000", scene, 100.0, evs, seed=5))
     moved = Scene(torch.roll(scene.linear_rgb, shifts=4, dims=-1), scene.luminance_cd_m2, "leaves")
-    held = shoot_bracket("nikon-d7000", scene, 100.0, evs, seed=5, frame_scenes={-2.0: moved})
+    held = bracket_photos(render_bracket("nikon-d7000", scene, 100.0, evs, seed=5, frame_scenes={-2.0: moved}))
     for ev in (0.0, 2.0):
         assert torch.equal(held[ev].pixels, plain[ev].pixels)
     # The moved frame is the moved view as that frame shoots it (same exposure, its own noise seed).
@@ -260,6 +260,6 @@ def test_a_bracket_frame_can_see_its_own_scene() -> None:
     assert float((held[-2.0].pixels - torch.roll(plain[-2.0].pixels, 4, dims=-1))[inner].abs().mean()) < 0.02
     # What a frame sees does not change the metering: a brighter view in one frame is recorded brighter.
     bright = Scene(scene.linear_rgb * 2.0, scene.luminance_cd_m2, "leaves")
-    lit = shoot_bracket("nikon-d7000", scene, 100.0, evs, seed=5, frame_scenes={-2.0: bright})
+    lit = bracket_photos(render_bracket("nikon-d7000", scene, 100.0, evs, seed=5, frame_scenes={-2.0: bright}))
     assert lit[-2.0].meta.exposure_time_s == plain[-2.0].meta.exposure_time_s
     assert float(lit[-2.0].pixels.mean()) > float(plain[-2.0].pixels.mean()) + 0.05

@@ -15,9 +15,9 @@ import numpy as np
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.metadata import CameraMetadata
-from core_isp.simulation.exposure import METER_CALIBRATION_K, ShotSettings
+from core_isp.simulation.exposure import ShotSettings
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.render import SIMULATED, RenderedShot, metered_luminance, render_shot
+from core_isp.simulation.render import SIMULATED, RenderedShot, metered_exposure_time_s, render_shot
 from core_isp.simulation.scenes import Scene, load_manifest, sample_scene
 
 BRACKET_F_NUMBER = 8.0
@@ -53,26 +53,31 @@ def photo_of(shot: RenderedShot) -> CameraImage:
     return CameraImage(shot.camera_srgb, (exif,), "srgb")
 
 
-def shoot_bracket(
+def render_bracket(
     camera: str,
     scene: Scene,
     iso: float,
     evs: Sequence[float],
     seed: int,
     frame_scenes: Mapping[float, Scene] | None = None,
-) -> dict[float, CameraImage]:
-    """The camera profile's photo at each EV offset from the metered exposure (module notes), keyed by the offset;
-    the same ``seed`` gives the same frames. ``frame_scenes``: what the frame at an offset sees instead of ``scene``
-    (a hand-held bracket's moved view, a moving object), the metering still ``scene``'s."""
+) -> dict[float, RenderedShot]:
+    """The camera profile's shot at each EV offset from the metered exposure (module notes), keyed by the offset,
+    with its RAW; the same ``seed`` gives the same frames. ``frame_scenes``: what the frame at an offset sees instead
+    of ``scene`` (a hand-held bracket's moved view, a moving object), the metering still ``scene``'s."""
     profile = get_profile(camera)
     rng = np.random.default_rng(seed)
     cct = 1e6 / rng.uniform(1e6 / 7000.0, 1e6 / 3000.0)
     focal = float(profile.focal_range_mm[1])
-    t_mid = METER_CALIBRATION_K * BRACKET_F_NUMBER**2 / (metered_luminance(scene) * iso)
+    t_mid = metered_exposure_time_s(scene, BRACKET_F_NUMBER, iso)
     htp = profile.htp_min_iso is not None and iso >= profile.htp_min_iso
     shots = {}
     for k, ev in enumerate(evs):
         settings = ShotSettings(t_mid * 2.0**ev, BRACKET_F_NUMBER, iso, focal, highlight_tone_priority=htp)
         seen = (frame_scenes or {}).get(ev, scene)
-        shots[ev] = photo_of(render_shot(profile, seen, seed * 100 + k, settings=settings, illuminant_cct_k=cct))
+        shots[ev] = render_shot(profile, seen, seed * 100 + k, settings=settings, illuminant_cct_k=cct)
     return shots
+
+
+def bracket_photos(shots: Mapping[float, RenderedShot]) -> dict[float, CameraImage]:
+    """What a user has of a bracket's shots (:func:`render_bracket`): their photos (:func:`photo_of`), by offset."""
+    return {ev: photo_of(shot) for ev, shot in shots.items()}

@@ -24,7 +24,7 @@ from core_isp.io.dng import exif_from_metadata
 from core_isp.metadata import CameraMetadata
 from core_isp.raw_domain import add_sensor_noise, dn_to_normalised, normalised_to_dn
 from core_isp.simulation.camera_pipeline import encode_jpeg, render_camera_srgb
-from core_isp.simulation.exposure import ShotSettings, program_exposure, raw_scale
+from core_isp.simulation.exposure import METER_CALIBRATION_K, ShotSettings, program_exposure, raw_scale, snap_iso
 from core_isp.simulation.optics import radius_map, vignetting_falloff
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.scenes import Scene, luminance
@@ -74,6 +74,38 @@ def auto_settings(profile: CameraProfile, scene: Scene, focal_length_mm: float, 
         compensation_ev,
         profile.htp_min_iso,
     )
+
+
+def metered_exposure_time_s(scene: Scene, f_number: float, iso: float) -> float:
+    """The exposure time (s) that meters ``scene`` correctly at ``f_number`` and ``iso`` (ISO 2720, ``K = 12.5``)."""
+    return METER_CALIBRATION_K * f_number**2 / (metered_luminance(scene) * iso)
+
+
+#: Ranges a manually set shot (:func:`manual_settings`) is drawn from: ISO log-uniform (then snapped to third stops)
+#: and the offset from the metered exposure, uniform in EV. They cover brackets of up to 5 frames 1.5 EV apart at
+#: ISO 100-3200.
+MANUAL_ISO_RANGE = (100.0, 3200.0)
+MANUAL_EV_RANGE = (-3.0, 3.0)
+
+
+def manual_settings(profile: CameraProfile, scene: Scene, rng: np.random.Generator) -> ShotSettings:
+    """A shot set by hand, as a bracket's frames are: an ISO drawn apart from the light (:data:`MANUAL_ISO_RANGE`,
+    from the profile's base ISO up), an aperture over the lens's range (log-uniform, f/16 at most), a focal length
+    over the zoom (log-uniform), and an exposure time offset from the metered one by :data:`MANUAL_EV_RANGE`.
+
+    The program AE never pairs a high ISO with bright light or a long exposure; a bracket at ISO 800 does, and a
+    network conditioned on the shot's parameters sees there a combination it was not trained on.
+    """
+    lo_iso = max(MANUAL_ISO_RANGE[0], profile.base_iso)
+    iso = snap_iso(math.exp(rng.uniform(math.log(lo_iso), math.log(MANUAL_ISO_RANGE[1]))))
+    widest, narrowest = profile.lens.open_f_number, min(profile.lens.max_f_number, 16.0)
+    f_number = round(math.exp(rng.uniform(math.log(widest), math.log(narrowest))), 1)
+    lo_mm, hi_mm = profile.focal_range_mm
+    focal = round(math.exp(rng.uniform(math.log(lo_mm), math.log(hi_mm))))
+    ev = float(rng.uniform(*MANUAL_EV_RANGE))
+    t = min(max(metered_exposure_time_s(scene, f_number, iso) * 2.0**ev, 1 / 16000), 30.0)
+    htp = profile.htp_min_iso is not None and iso >= profile.htp_min_iso
+    return ShotSettings(t, f_number, iso, float(focal), highlight_tone_priority=htp)
 
 
 def shot_metadata(profile: CameraProfile, settings: ShotSettings, wb, ccm: np.ndarray, size_hw) -> CameraMetadata:

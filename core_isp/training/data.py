@@ -28,7 +28,7 @@ from core_isp.simulation.capture_folder import LUMINANCE_RANGE_CD_M2, choose_sce
 from core_isp.simulation.colour_spread import ColourSpread, sample_xyz_to_cam
 from core_isp.simulation.profile import CameraProfile
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.render import render_shot
+from core_isp.simulation.render import manual_settings, render_shot
 from core_isp.simulation.scenes import load_manifest, sample_scene
 
 #: Paper: each optical term is dropped with this probability during training (DECIDE(1)).
@@ -56,7 +56,9 @@ def sample_generator(seed: int, index: int) -> np.random.Generator:
 class SimulatedCameras:
     """Samples rendered on the fly by simulated camera profiles from a scene split; with a ``colour_spread``, a
     sample's XYZ -> camera matrix is sometimes drawn from a spread of real cameras' matrices instead
-    (:mod:`core_isp.simulation.colour_spread`)."""
+    (:mod:`core_isp.simulation.colour_spread`); with ``manual_exposure_p`` > 0, that share of the shots is set by
+    hand (:func:`core_isp.simulation.render.manual_settings`: ISO apart from the light, as a bracket's frames)
+    instead of by the program AE."""
 
     def __init__(
         self,
@@ -64,6 +66,7 @@ class SimulatedCameras:
         split: str,
         crop_hw: tuple[int, int],
         colour_spread: ColourSpread | None = None,
+        manual_exposure_p: float = 0.0,
     ) -> None:
         if crop_hw[0] % 4 or crop_hw[1] % 4:
             raise BadInputError(f"crop size must be a multiple of 4, got {crop_hw}")
@@ -74,6 +77,9 @@ class SimulatedCameras:
         self.name = "sim:" + ",".join(p.profile_id for p in self.profiles)
         if colour_spread is not None:
             self.name += f"+colour-spread(p={colour_spread.p:g})"
+        self.manual_exposure_p = manual_exposure_p
+        if manual_exposure_p:
+            self.name += f"+manual-exposure(p={manual_exposure_p:g})"
         self._cache: dict[str, np.ndarray] = {}
 
     def _spread(self, profile: CameraProfile, rng: np.random.Generator) -> CameraProfile:
@@ -94,7 +100,9 @@ class SimulatedCameras:
         seed = int(rng.integers(0, 2**62))
         # Drawn after the scene and the shot's seed: with and without the spread a sample shows the same shot.
         profile = self._spread(profile, rng)
-        shot = render_shot(profile, scene, seed)
+        # Also drawn last, and only with a share set, for the same reason.
+        manual = self.manual_exposure_p and rng.random() < self.manual_exposure_p
+        shot = render_shot(profile, scene, seed, settings=manual_settings(profile, scene, rng) if manual else None)
         dy, dx = phase_offset(profile.cfa_pattern)
         ch, cw = self.crop_hw
         crop = (..., slice(dy, dy + ch), slice(dx, dx + cw))

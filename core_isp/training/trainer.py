@@ -92,6 +92,13 @@ class TrainSettings:
     #: Simulated data only: probability that a sample's XYZ -> camera matrix is drawn from the colour spread of
     #: real cameras' matrices (:mod:`core_isp.simulation.colour_spread`); 0: every sample keeps its profile's.
     colour_spread_p: float = 0.0
+    #: Simulated data only: share of the shots set by hand (ISO drawn apart from the light, exposure offset from the
+    #: metered one, as a bracket's frames; :func:`core_isp.simulation.render.manual_settings`) instead of by the
+    #: program AE; 0: every shot is the AE's.
+    manual_exposure_p: float = 0.0
+    #: Weight of a second inverse loss, the L1 error in stops (:func:`log_l1`), beside the paper's L1 in linear RAW,
+    #: which hardly sees a stop of error in the shadows; 0: the paper's loss alone.
+    stops_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -106,8 +113,8 @@ class TrainSettings:
             raise BadInputError(f"trainable must be one of {', '.join(TRAINABLE)}, got {self.trainable!r}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise BadInputError(f"time budget must be positive, got {self.time_budget_s}")
-        if self.colour_spread_p and not self.data.startswith("sim:"):
-            raise BadInputError("a colour spread needs simulated data (sim:...)")
+        if (self.colour_spread_p or self.manual_exposure_p) and not self.data.startswith("sim:"):
+            raise BadInputError("a colour spread or manual exposures need simulated data (sim:...)")
 
     def model_config(self) -> ParamISPConfig:
         """The network configuration this run trains."""
@@ -161,17 +168,31 @@ def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (_crop(pred) - _crop(target)).abs().mean()
 
 
+#: Offset (normalised RAW, about 10 stops below white) added before :func:`log_l1` takes logarithms, so the error in
+#: stops stays finite at black and sites far below the sensor's noise count little.
+STOPS_LOSS_OFFSET = 2.0**-10
+
+
+def log_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error in stops, ``|log2(pred + o) - log2(target + o)|`` with ``o`` :data:`STOPS_LOSS_OFFSET`
+    (negative predictions count as 0), after removing a 2-pixel border."""
+    o = STOPS_LOSS_OFFSET
+    return (torch.log2(_crop(pred).clamp(min=0.0) + o) - torch.log2(_crop(target).clamp(min=0.0) + o)).abs().mean()
+
+
 def make_source(settings: TrainSettings, split: str) -> SimulatedCameras | PreparedCache:
     """The sample source a data spec names."""
     crop = (settings.crop, settings.crop)
     if settings.data.startswith("sim:"):
         spread = ColourSpread(p=settings.colour_spread_p) if settings.colour_spread_p else None
-        return SimulatedCameras(settings.data[4:].split(","), split, crop, spread)
+        return SimulatedCameras(settings.data[4:].split(","), split, crop, spread, settings.manual_exposure_p)
     return PreparedCache(Path(settings.data), split, crop)
 
 
-def stage_loss(models: dict[str, nn.Module], batch: Batch, stage: str) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of one batch and its parts.
+def stage_loss(
+    models: dict[str, nn.Module], batch: Batch, stage: str, stops_loss_weight: float = 0.0
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of one batch and its parts; ``stops_loss_weight``: :attr:`TrainSettings.stops_loss_weight`.
 
     DECIDE(6): the joint loss is inverse + cycle + the forward loss on the ground-truth RAW. The released
     code drops the last term and counts the cycle twice (cropped and uncropped); keeping the GT term stops
@@ -181,6 +202,8 @@ def stage_loss(models: dict[str, nn.Module], batch: Batch, stage: str) -> tuple[
     if "inverse" in models:
         raw_hat = models["inverse"](batch.srgb_in, batch.shots)
         parts["inverse"] = l1(raw_hat, batch.raw_target)
+        if stops_loss_weight:
+            parts["inverse_stops"] = stops_loss_weight * log_l1(raw_hat, batch.raw_target)
     if "forward" in models:
         parts["forward"] = l1(models["forward"](batch.raw_in, batch.shots), batch.srgb)
     if stage == "joint":
@@ -403,7 +426,7 @@ class Trainer:
         t0, c0 = time.perf_counter(), self.clock()
         for batch in self._batches():
             batch = batch.to(self.device)
-            loss, parts = stage_loss(self.wrapped, batch, s.stage)
+            loss, parts = stage_loss(self.wrapped, batch, s.stage, s.stops_loss_weight)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.params, s.grad_clip_norm)

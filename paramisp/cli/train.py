@@ -67,6 +67,10 @@ def train_command(
     init_inverse: Annotated[str | None, typer.Option("--init-inverse", help="checkpoint to start from")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out")] = False,
     workers: Annotated[int, typer.Option("--workers", help="processes rendering batches ahead (0: in-line)")] = 0,
+    manual_exposures: Annotated[
+        float, typer.Option("--manual-exposures", help="share of simulated shots set by hand (ISO apart from light)")
+    ] = 0.0,
+    stops_loss: Annotated[float, typer.Option("--stops-loss", help="weight of the inverse's loss in stops")] = 0.0,
     verbose: VerboseOption = False,
 ) -> None:
     """Train ParamISP (one stage). Multi-GPU / multi-node: launch with ``torchrun ... -m paramisp train``."""
@@ -84,7 +88,8 @@ def train_command(
             batch_size=batch_size,
             crop=crop, lr=lr, optics_dropout_p=optics_dropout, lr_step_every=lr_step_every, val_every=val_every,
             val_samples=val_samples, seed=seed,
-            init_forward=init_forward, init_inverse=init_inverse,
+            init_forward=init_forward, init_inverse=init_inverse, manual_exposure_p=manual_exposures,
+            stops_loss_weight=stops_loss,
         )  # fmt: skip
         distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if distributed:

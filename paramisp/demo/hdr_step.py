@@ -21,7 +21,7 @@ from core_isp.io.writers import write_png
 from core_isp.isp import canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.metrics.hdr import hdr_scores, log2_luminance_error, match_exposure
-from core_isp.simulation.bracket import BRACKET_F_NUMBER, bracket_evs, hdr_scene_views, shoot_bracket
+from core_isp.simulation.bracket import BRACKET_F_NUMBER, bracket_evs, bracket_photos, hdr_scene_views, render_bracket
 from core_isp.simulation.scenes import luminance
 from paramisp.demo.context import DemoContext, to_display, working_size
 from paramisp.demo.report import Figure, Panel, Plot, Section, Table
@@ -56,7 +56,8 @@ def run(ctx: DemoContext) -> Section:
     folder = ctx.step_dir(KEY)
     rng = ctx.rng(SALT)
     scene = hdr_scene_views("test", 1, working_size(ctx.long_side_px), rng, [SOURCE])[0]
-    shots = shoot_bracket(CAMERA, scene, ISO, bracket_evs(FRAMES, SPACING_EV), int(rng.integers(1 << 31)))
+    seed = int(rng.integers(1 << 31))
+    shots = bracket_photos(render_bracket(CAMERA, scene, ISO, bracket_evs(FRAMES, SPACING_EV), seed))
     names = [f"{ev:+g} EV" for ev in shots]
     frames = list(shots.values())
     middle = shots[0.0]

@@ -60,9 +60,13 @@ def test_a_zero_share_keeps_every_sample_and_a_full_share_changes_only_the_expos
     assert (plain.meta.iso, plain.meta.exposure_time_s) != (always.meta.iso, always.meta.exposure_time_s)
 
 
-def test_manual_exposures_need_simulated_data() -> None:
+def test_manual_exposures_and_the_loss_in_stops_refuse_bad_settings() -> None:
     with pytest.raises(BadInputError, match="simulated"):
         TrainSettings(stage="finetune", direction="inverse", data="runs/cache", steps=1, manual_exposure_p=0.5)
+    with pytest.raises(BadInputError, match="share"):
+        TrainSettings(stage="pretrain", direction="inverse", data="sim:nikon-d7000", steps=1, manual_exposure_p=1.5)
+    with pytest.raises(BadInputError, match="stops"):
+        TrainSettings(stage="pretrain", direction="inverse", data="sim:nikon-d7000", steps=1, stops_loss_weight=-0.1)
 
 
 def test_the_loss_in_stops_counts_a_factor_alike_at_every_level_and_stays_finite_at_black() -> None:

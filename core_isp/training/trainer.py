@@ -113,6 +113,10 @@ class TrainSettings:
             raise BadInputError(f"trainable must be one of {', '.join(TRAINABLE)}, got {self.trainable!r}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise BadInputError(f"time budget must be positive, got {self.time_budget_s}")
+        if not 0.0 <= self.manual_exposure_p <= 1.0:
+            raise BadInputError(f"the share of hand-set shots must be in [0, 1], got {self.manual_exposure_p}")
+        if self.stops_loss_weight < 0:
+            raise BadInputError(f"the weight of the loss in stops must not be negative, got {self.stops_loss_weight}")
         if (self.colour_spread_p or self.manual_exposure_p) and not self.data.startswith("sim:"):
             raise BadInputError("a colour spread or manual exposures need simulated data (sim:...)")
 

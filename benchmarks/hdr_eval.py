@@ -54,10 +54,10 @@ import torch
 
 from apps.hdr import HdrMaker, HighlightSettings, MergeSettings
 from apps.hdr.output import raw_to_linear
-from core_isp.cameras import Camera, generic_weights, get_camera
+from core_isp.cameras import Camera, get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
-from core_isp.isp import ISP, InferenceOptions, canonical_isp, load_isp
+from core_isp.isp import ISP, InferenceOptions, canonical_isp, load_isp, uses_generic_weights
 from core_isp.metadata import CameraMetadata
 from core_isp.metrics import bootstrap_interval
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores, log_fit_scale
@@ -225,8 +225,7 @@ def other_inverse(camera: Camera, folder: Path | None) -> Path | None:
     is the camera-agnostic one, ``generic.inverse.safetensors``; None (the camera's own) when there is no such file."""
     if folder is None:
         return None
-    own = camera.weights.path("inverse")
-    name = "generic" if own is None or own == generic_weights().path("inverse") else camera.name
+    name = "generic" if uses_generic_weights(camera, "inverse") else camera.name
     path = folder / f"{name}.inverse.safetensors"
     return path if path.is_file() else None
 

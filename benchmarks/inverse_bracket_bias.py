@@ -27,33 +27,34 @@ from core_isp.cameras import get_camera
 from core_isp.chain import to_raw
 from core_isp.isp import InferenceOptions, load_isp
 from core_isp.simulation.bracket import bracket_evs, hdr_scene_views, photo_of, render_bracket
+from core_isp.simulation.scenes import Scene
 from paramisp.machine import machine_line
 
 SEED = 20261201
 BANDS = {"well exposed": (0.05, 0.9), "shadows": (0.002, 0.05)}
 
 
-def frame_errors(camera_name: str, weights: Path | None, args: argparse.Namespace) -> dict:
-    """{(ISO, band): {EV: [(bias, mae) per view]}} of one camera's inverse."""
+def frame_errors(camera_name: str, folders: list[Path | None], scenes: list[Scene], isos: list[float]) -> list[dict]:
+    """Per weights folder (None: the shipped inverse), {(ISO, band): {EV: [(bias, mae) per view]}} of one camera's
+    inverse; each bracket is rendered once and goes through every inverse."""
     camera = get_camera(camera_name)
-    isp = load_isp(camera, directions=("inverse",), inverse_weights=other_inverse(camera, weights))
-    size = tuple(int(v) for v in args.size.split("x"))
-    scenes = hdr_scene_views(args.split, args.views, size, np.random.default_rng(SEED))  # type: ignore[arg-type]
-    out: dict = {}
-    for iso in (float(v) for v in args.isos.split(",")):
+    isps = [load_isp(camera, directions=("inverse",), inverse_weights=other_inverse(camera, f)) for f in folders]
+    out: list[dict] = [{} for _ in isps]
+    for iso in isos:
         for s, scene in enumerate(scenes):
             for ev, shot in render_bracket(camera_name, scene, iso, bracket_evs(5, 1.5), SEED + s).items():
                 photo = photo_of(shot)
-                meta = camera.raw_metadata(photo.meta, shot.metadata.wb_gains, "as_shot")
-                raw = to_raw(photo, isp, [meta.replace(image_size_hw=tuple(shot.clean_raw.shape[-2:]))],
-                             InferenceOptions(tile=512)).pixels.double()  # fmt: skip
                 truth = shot.clean_raw.double()
-                error = torch.log2(raw.clamp(min=1e-6) / truth.clamp(min=1e-6))
-                for band, (lo, hi) in BANDS.items():
-                    e = error[(truth > lo) & (truth < hi)]
-                    if e.numel():
-                        by_ev = out.setdefault((iso, band), {})
-                        by_ev.setdefault(ev, []).append((float(e.mean()), float(e.abs().mean())))
+                meta = camera.raw_metadata(photo.meta, shot.metadata.wb_gains, "as_shot")
+                meta = meta.replace(image_size_hw=tuple(truth.shape[-2:]))
+                for isp, errors in zip(isps, out, strict=True):
+                    raw = to_raw(photo, isp, [meta], InferenceOptions(tile=512)).pixels.double()
+                    error = torch.log2(raw.clamp(min=1e-6) / truth.clamp(min=1e-6))
+                    for band, (lo, hi) in BANDS.items():
+                        e = error[(truth > lo) & (truth < hi)]
+                        if e.numel():
+                            by_ev = errors.setdefault((iso, band), {})
+                            by_ev.setdefault(ev, []).append((float(e.mean()), float(e.abs().mean())))
     return out
 
 
@@ -72,10 +73,12 @@ def main() -> None:
           f"of the {args.split} split, {args.size}; {machine_line()}\n")  # fmt: skip
     print("| camera | inverse | ISO | sites | " + " | ".join(f"{ev:+g} EV" for ev in evs) + " |")
     print("|---|---|---:|---|" + "---:|" * len(evs))
+    size = tuple(int(v) for v in args.size.split("x"))
+    scenes = hdr_scene_views(args.split, args.views, size, np.random.default_rng(SEED))  # type: ignore[arg-type]
+    isos = [float(v) for v in args.isos.split(",")]
     for camera in args.cameras.split(","):
-        folders = [w for w in args.inverse_weights if other_inverse(get_camera(camera), w) is not None]
-        for weights in [None, *folders]:
-            errors = frame_errors(camera, weights, args)
+        folders = [None, *(w for w in args.inverse_weights if other_inverse(get_camera(camera), w) is not None)]
+        for weights, errors in zip(folders, frame_errors(camera, folders, scenes, isos), strict=True):
             for (iso, band), by_ev in errors.items():
                 cells = [f"{np.mean([b for b, _ in by_ev[ev]]):+.2f} / {np.mean([m for _, m in by_ev[ev]]):.2f}"
                          if ev in by_ev else "" for ev in evs]  # fmt: skip

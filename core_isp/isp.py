@@ -227,12 +227,19 @@ def available_cameras() -> list[str]:
     return sorted(registry())
 
 
+def uses_generic_weights(camera: Camera, direction: str) -> bool:
+    """Whether ``camera`` runs the camera-agnostic weights in ``direction`` (it has none of its own, or they are
+    those)."""
+    own = camera.weights.path(direction)
+    return own is None or own == generic_weights().path(direction)
+
+
 def _weights_of(camera: Camera) -> tuple[CameraWeights, str]:
     """A camera's own weights per direction, the camera-agnostic pair where it has none."""
     generic = generic_weights()
     own = {d: camera.weights.path(d) for d in ("forward", "inverse")}
     files = CameraWeights(**{d: own[d] or generic.path(d) for d in own})
-    agnostic = [d for d in own if own[d] is None or own[d] == generic.path(d)]
+    agnostic = [d for d in own if uses_generic_weights(camera, d)]
     kind = "camera-agnostic weights" if len(agnostic) == 2 else (
         f"own weights, camera-agnostic {agnostic[0]}" if agnostic else "own weights")  # fmt: skip
     return files, f"{camera.name} ({camera.origin}, {kind})"

@@ -80,8 +80,7 @@ def draw_scenes(
 
 def with_own_priority(profile: CameraProfile, settings: ShotSettings) -> ShotSettings:
     """The same settings on another body: highlight-tone priority is that body's own rule at the ISO."""
-    htp = profile.htp_min_iso is not None and settings.iso >= profile.htp_min_iso
-    return dataclasses.replace(settings, highlight_tone_priority=htp)
+    return dataclasses.replace(settings, highlight_tone_priority=profile.highlight_tone_priority_at(settings.iso))
 
 
 def shoot_pair(a: CameraProfile, b: CameraProfile, scene: Scene, conditions: Conditions, seed: int) -> PairShots:

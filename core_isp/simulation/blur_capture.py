@@ -101,7 +101,7 @@ def frame_settings(profile: CameraProfile, blurry: ShotSettings, frames: int) ->
         blurry,
         exposure_time_s=blurry.exposure_time_s / frames,
         iso=float(iso),
-        highlight_tone_priority=profile.htp_min_iso is not None and iso >= profile.htp_min_iso,
+        highlight_tone_priority=profile.highlight_tone_priority_at(iso),
     )
 
 

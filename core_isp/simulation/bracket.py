@@ -69,7 +69,7 @@ def render_bracket(
     cct = 1e6 / rng.uniform(1e6 / 7000.0, 1e6 / 3000.0)
     focal = float(profile.focal_range_mm[1])
     t_mid = metered_exposure_time_s(scene, BRACKET_F_NUMBER, iso)
-    htp = profile.htp_min_iso is not None and iso >= profile.htp_min_iso
+    htp = profile.highlight_tone_priority_at(iso)
     shots = {}
     for k, ev in enumerate(evs):
         settings = ShotSettings(t_mid * 2.0**ev, BRACKET_F_NUMBER, iso, focal, highlight_tone_priority=htp)

@@ -104,8 +104,7 @@ def manual_settings(profile: CameraProfile, scene: Scene, rng: np.random.Generat
     focal = round(math.exp(rng.uniform(math.log(lo_mm), math.log(hi_mm))))
     ev = float(rng.uniform(*MANUAL_EV_RANGE))
     t = min(max(metered_exposure_time_s(scene, f_number, iso) * 2.0**ev, 1 / 16000), 30.0)
-    htp = profile.htp_min_iso is not None and iso >= profile.htp_min_iso
-    return ShotSettings(t, f_number, iso, float(focal), highlight_tone_priority=htp)
+    return ShotSettings(t, f_number, iso, float(focal), highlight_tone_priority=profile.highlight_tone_priority_at(iso))
 
 
 def shot_metadata(profile: CameraProfile, settings: ShotSettings, wb, ccm: np.ndarray, size_hw) -> CameraMetadata:

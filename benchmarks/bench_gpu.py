@@ -5,14 +5,14 @@
 
 The one prepared script for a lent GPU (issue 17): every variant and size in a single process, so one device
 session measures them all. Variants: fp32 NCHW (the reference), fp32 channels-last, bf16 autocast channels-last,
-each in one call over the whole image (``tile=None``) and in the default tiles with the default halo
-(:class:`core_isp.isp.InferenceOptions`). The input is real: test shots of the simulated cameras side by side,
-repeated to the size. Each row gives the best of ``--repeats`` timed runs after a warm-up (synchronised), the peak
-device memory of the call (``torch.cuda.max_memory_allocated``; on CPU the process's peak RSS), and the largest
-and mean absolute difference from the fp32 reference of the same layout. A variant that fails (out of memory,
-index limits) is reported with its error, not skipped. Then the PSNR of each precision on 48 test shots, the cost
-bf16 may have (at most 0.1 dB is the goal).
-"""
+and LocalNet in bf16 weights and activations, channels-last (``localnet_dtype``), each in one call over the whole
+image (``tile=None``) and in the default tiles with the default halo (:class:`core_isp.isp.InferenceOptions`). The
+input is real: test shots of the simulated cameras side by side, repeated to the size. Each row gives the best of
+``--repeats`` timed runs after a warm-up (synchronised), the peak device memory of the call
+(``torch.cuda.max_memory_allocated``; on CPU the process's peak RSS), and the largest and mean absolute difference
+from the fp32 reference of the same layout. A variant that fails (out of memory, index limits) is reported with its
+error, not skipped. Then the PSNR of each precision on 48 test shots, the cost bf16 may have (at most 0.1 dB is the
+goal)."""
 
 from __future__ import annotations
 
@@ -30,11 +30,12 @@ from core_isp.models import DIRECTIONS, ParamISP, get_config
 from core_isp.simulation.profiles import PROFILES
 from paramisp.machine import machine_line, peak_rss_mib
 
-#: label, autocast dtype, channels-last; the first is the reference.
-VARIANTS = (
-    ("fp32, NCHW", None, False),
-    ("fp32, channels-last", None, True),
-    ("bf16 autocast, channels-last", torch.bfloat16, True),
+#: label and the options of :func:`~core_isp.inference.forward_isp` / ``inverse_isp``; the first is the reference.
+VARIANTS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("fp32, NCHW", dict(channels_last=False)),
+    ("fp32, channels-last", dict(channels_last=True)),
+    ("bf16 autocast, channels-last", dict(autocast_dtype=torch.bfloat16, channels_last=True)),
+    ("bf16 LocalNet, channels-last", dict(localnet_dtype=torch.bfloat16, channels_last=True)),
 )
 RUN: dict[str, Callable[..., torch.Tensor]] = {"forward": forward_isp, "inverse": inverse_isp}
 
@@ -65,8 +66,8 @@ def time_variants(model: ParamISP, direction: str, x: torch.Tensor, meta: list, 
     mp = x.shape[-2] * x.shape[-1] / 1e6
     for tile, halo in ((None, None), (DEFAULT_TILE, DEFAULT_HALO)):
         reference = None
-        for label, dtype, channels_last in VARIANTS:
-            options = dict(tile=tile, halo=halo, device=device, autocast_dtype=dtype, channels_last=channels_last)
+        for label, variant in VARIANTS:
+            options = dict(tile=tile, halo=halo, device=device, **variant)
             layout = "one call" if tile is None else f"tile {tile}, halo {halo}"
             try:
                 out = RUN[direction](model, x, meta, **options)  # warm-up, and the output compared
@@ -95,17 +96,14 @@ def time_variants(model: ParamISP, direction: str, x: torch.Tensor, meta: list, 
     return rows
 
 
-def mean_test_psnr(
-    model: ParamISP, shots: list, device: torch.device, dtype: torch.dtype | None, channels_last: bool
-) -> float:
-    """Mean paper-protocol PSNR of one model and precision over test shots, each in one window, against the camera's
-    JPEG (forward) or the clean RAW (inverse)."""
+def mean_test_psnr(model: ParamISP, shots: list, device: torch.device, **variant: object) -> float:
+    """Mean paper-protocol PSNR of one model and variant (options of :data:`VARIANTS`) over test shots, each in one
+    window, against the camera's JPEG (forward) or the clean RAW (inverse)."""
     psnrs = []
     with torch.no_grad():
         for s in shots:
             x, target = (s.raw, s.srgb) if model.direction == "forward" else (s.srgb, s.clean)
-            pred = RUN[model.direction](model, x, [s.meta], tile=None, device=device, autocast_dtype=dtype,
-                                        channels_last=channels_last)  # fmt: skip
+            pred = RUN[model.direction](model, x, [s.meta], tile=None, device=device, **variant)
             psnrs.append(paper_protocol_scores(pred.float().clamp(0, 1), target, crop_size=128).psnr_db)
     return sum(psnrs) / len(psnrs)
 
@@ -114,8 +112,8 @@ def test_set_psnr(models: dict[str, ParamISP], device: torch.device, shots: list
     """Markdown rows: :func:`mean_test_psnr` of each precision."""
     rows = []
     for direction, model in models.items():
-        for label, dtype, channels_last in VARIANTS:
-            rows.append(f"| {direction} | {label} | {mean_test_psnr(model, shots, device, dtype, channels_last):.3f} |")
+        for label, variant in VARIANTS:
+            rows.append(f"| {direction} | {label} | {mean_test_psnr(model, shots, device, **variant):.3f} |")
             print(rows[-1], flush=True)
     return rows
 

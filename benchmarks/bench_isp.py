@@ -3,7 +3,7 @@
     python -m benchmarks.bench_isp speed            # ms per megapixel, both configs and directions
     python -m benchmarks.bench_isp rss --config small --direction forward --megapixels 24
     python -m benchmarks.bench_isp all              # both, each RSS run in a fresh process
-    python -m benchmarks.bench_isp precision        # shipped weights: fp32 against bf16 autocast, speed and accuracy
+    python -m benchmarks.bench_isp precision        # shipped weights: fp32 against bf16, speed and accuracy
     python -m benchmarks.bench_isp halo             # shipped weights: tile overlap against speed and exactness
 
 Untrained weights (speed does not depend on them). Timings are the best of ``--repeats`` runs after a
@@ -85,21 +85,12 @@ def speed(repeats: int) -> list[str]:
     return rows
 
 
-#: ``precision`` variants: label, autocast dtype, channels-last. The first is the reference.
-PRECISIONS = (
-    ("fp32, NCHW (reference)", None, False),
-    ("fp32, channels-last", None, True),
-    ("bf16 autocast, NCHW", torch.bfloat16, False),
-    ("bf16 autocast, channels-last", torch.bfloat16, True),
-)
-
-
 def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
-    """Markdown rows: the shipped camera-agnostic weights under each of :data:`PRECISIONS`, per direction: ms/MP on a
-    1024 x 1024 input in one window and in tiles, the largest and mean absolute difference from the fp32 output,
-    and the PSNR against the ground truth on test shots of every simulated camera (the evaluation's first
-    ``shots_per_camera`` shots, one per test source), next to fp32's."""
-    from benchmarks.bench_gpu import mean_test_psnr, real_input
+    """Markdown rows: the shipped camera-agnostic weights in each of :data:`benchmarks.bench_gpu.VARIANTS`, per
+    direction: ms/MP on a 1024 x 1024 input in one window and in tiles, the largest and mean absolute difference
+    from the fp32 output, and the PSNR against the ground truth on test shots of every simulated camera (the
+    evaluation's first ``shots_per_camera`` shots, one per test source), next to fp32's."""
+    from benchmarks.bench_gpu import VARIANTS, mean_test_psnr, real_input
     from benchmarks.eval_isp import test_shots
     from core_isp.isp import load_isp
     from core_isp.simulation.profiles import PROFILES
@@ -112,10 +103,10 @@ def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
         run = ISP[direction]
         big = real_input(shots[:12], direction, 1024, 1024)
         reference: dict[str, torch.Tensor] = {}
-        for label, dtype, channels_last in PRECISIONS:
+        for label, variant in VARIANTS:
             cells = []
             for tile in (None, DEFAULT_TILE):
-                options = dict(tile=tile, autocast_dtype=dtype, channels_last=channels_last)
+                options = dict(tile=tile, **variant)
                 out = run(model, big, [shots[0].meta], **options)  # warm-up, and the output compared
                 best = float("inf")
                 for _ in range(repeats):
@@ -124,10 +115,10 @@ def precision(repeats: int, shots_per_camera: int = 8) -> list[str]:
                     best = min(best, time.perf_counter() - start)
                 diff = (out.float() - reference.setdefault(str(tile), out).float()).abs()
                 cells += [f"{best * 1000 / (1024 * 1024 / 1e6):,.0f}", f"{diff.max():.4f}", f"{diff.mean():.5f}"]
-            psnr = mean_test_psnr(model, shots, torch.device("cpu"), dtype, channels_last)
+            psnr = mean_test_psnr(model, shots, torch.device("cpu"), **variant)
             rows.append(f"| {direction} | {label} | " + " | ".join(cells) + f" | {psnr:.3f} |")
             print(rows[-1], flush=True)
-            if channels_last:  # the weights were converted in place: back to the reference layout
+            if variant["channels_last"]:  # the weights were converted in place: back to the reference layout
                 model.to(memory_format=torch.contiguous_format)
     return rows
 

@@ -1,6 +1,6 @@
 """Large photos through ``paramisp to-raw`` and back through ``paramisp to-srgb``: peak memory and time.
 
-    python -m benchmarks.bench_large_photo [MEGAPIXELS ...]        # default 60
+    python -m benchmarks.bench_large_photo [--precision bf16] [MEGAPIXELS ...]        # default 60
 
 Each photo is a synthetic JPEG (5:3; 10000 x 6000 at 60 MP) carrying a real camera's EXIF
 (tests/data/exif/Canon_40D.jpg); each command runs in its own process and reports its own peak resident
@@ -9,6 +9,7 @@ memory (``VmHWM``, see :mod:`benchmarks._memory` for why not ``ru_maxrss``).
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -51,15 +52,15 @@ def run(args: list[str]) -> tuple[float, float]:
     return seconds, peak
 
 
-def main(sizes_mp: list[float]) -> None:
-    print(f"Machine: {machine_line()}\n")
+def main(sizes_mp: list[float], precision: str) -> None:
+    print(f"Machine: {machine_line()}; --precision {precision}\n")
     print("| command | image | peak RSS (GiB) | time (s) | s / MP |\n|---|---|---:|---:|---:|")
     for megapixels in sizes_mp:
-        one_size(megapixels)
+        one_size(megapixels, precision)
 
 
-def one_size(megapixels: float) -> None:
-    """Both commands on one synthetic photo of about ``megapixels``, one table row each."""
+def one_size(megapixels: float, precision: str) -> None:
+    """Both commands on one synthetic photo of about ``megapixels`` at ``--precision``, one table row each."""
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "large.jpg"
         width, height = synthetic_photo(photo, megapixels)
@@ -67,10 +68,14 @@ def one_size(megapixels: float) -> None:
         for args in (["to-raw", str(photo), "-o", tmp, "--camera", "nikon-d7000"],
                      ["to-srgb", str(Path(tmp) / "large.dng"), "-o", str(Path(tmp) / "large.png"),
                       "--camera", "nikon-d7000"]):  # fmt: skip
-            seconds, peak = run(args)
+            seconds, peak = run([*args, "--precision", precision])
             print(f"| paramisp {args[0]} | {width} x {height} ({mp:.1f} MP) | {peak:.2f} | {seconds:.0f} | "
                   f"{seconds / mp:.2f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
-    main([float(a) for a in sys.argv[1:]] or [60.0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("megapixels", nargs="*", type=float, default=[60.0])
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    args = parser.parse_args()
+    main(args.megapixels, args.precision)

@@ -1,4 +1,5 @@
-"""Throughput and memory of ``synth-blur`` on a 1280x720 clip: in-process, 1 and 2 worker processes, and Ray.
+"""Throughput and memory of ``synth-blur`` on a 1280x720 clip: in-process (fp32 and ``--precision bf16``), 1 and 2
+worker processes, and Ray.
 
     python -m benchmarks.bench_synth [--clip PATH] [--samples 3] [--window 7] [--out runs/bench-synth]
 
@@ -26,11 +27,13 @@ import numpy as np
 from paramisp.machine import machine_line
 
 SHARED_CLIP = Path("../shared/data/video/imageio_cockatoo.mp4")
+#: name, worker processes, backend, ``--precision`` of the ISPs.
 CONFIGS = (
-    ("in-process", 0, "local"),
-    ("1 worker", 1, "local"),
-    ("2 workers", 2, "local"),
-    ("Ray 2 workers", 2, "ray"),
+    ("in-process", 0, "local", "fp32"),
+    ("in-process bf16", 0, "local", "bf16"),
+    ("1 worker", 1, "local", "fp32"),
+    ("2 workers", 2, "local", "fp32"),
+    ("Ray 2 workers", 2, "ray", "fp32"),
 )
 
 
@@ -58,16 +61,18 @@ def cut_clip(source: Path | None, target: Path, frames: int) -> str:
     return what
 
 
-def run_config(clip: Path, out: Path, window: int, workers: int, backend: str) -> dict:
+def run_config(clip: Path, out: Path, window: int, workers: int, backend: str, precision: str) -> dict:
     """One job in a fresh process; returns its report with peak memory."""
     code = (
         "import json, sys, torch\n"
         "from pathlib import Path\n"
         "from apps.dataset_synth.dataset import JobSpec, run_job\n"
         "from benchmarks._memory import DescendantPeaks\nfrom paramisp.machine import peak_rss_mib\n"
+        "from paramisp.cli.common import inference_options\n"
         f"spec = JobSpec(({str(clip)!r},), 'nikon-d7000', window={window}, seed=0)\n"
+        f"options = inference_options(512, 'cpu', {precision!r})\n"
         "with DescendantPeaks() as children:\n"
-        f"    r = run_job(spec, Path({str(out)!r}), workers={workers}, backend={backend!r}, progress=False)\n"
+        f"    r = run_job(spec, Path({str(out)!r}), options, workers={workers}, backend={backend!r}, progress=False)\n"
         "if r.made == 0: sys.exit('nothing made')\n"
         "print(json.dumps({**r.to_dict(), 'main_rss_mib': peak_rss_mib(), 'children_rss_mib': children.largest_mib}))\n"
     )
@@ -92,12 +97,12 @@ def main() -> None:
     what = cut_clip(args.clip, clip, args.samples * args.window)
     wanted = args.configs.split(",")
     rows = {}
-    for name, workers, backend in CONFIGS:
+    for name, workers, backend, precision in CONFIGS:
         if name not in wanted:
             continue
         target = args.out / name.replace(" ", "-").replace(",", "")
         subprocess.run(["rm", "-rf", str(target)], check=True)
-        rows[name] = run_config(clip, target, args.window, workers, backend)
+        rows[name] = run_config(clip, target, args.window, workers, backend, precision)
         rows[name]["manifest_text"] = (target / "manifest.jsonl").read_text()
         print(name, {k: v for k, v in rows[name].items() if k != "manifest_text"}, flush=True)
     cores = os.cpu_count() or 1

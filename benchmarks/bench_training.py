@@ -1,15 +1,17 @@
 """Training throughput (patches per second) for both configs at 128 and 448 crops, on this machine.
 
-    python -m benchmarks.bench_training [--cases base-96 base-448] [--layouts NCHW channels-last]
+    python -m benchmarks.bench_training [--cases base-96 base-448] [--layouts NCHW channels-last] [--autocast bf16]
 
 "model step": forward + backward + AdamW on a ready batch; "with simulated data": the whole step
-including rendering the batch's shots on the fly (``core_isp.training.data``).
+including rendering the batch's shots on the fly (``core_isp.training.data``). ``--autocast bf16`` runs the steps
+under CPU bf16 autocast (the precision rule of ``docs/decisions.md`` 14), each after the fp32 step of the same case.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from contextlib import nullcontext
 
 import torch
 
@@ -25,7 +27,9 @@ CASES = {"small-128": ("small", 128, 8), "small-448": ("small", 448, 2), "base-9
 STEPS = 3
 
 
-def rates(config: str, crop: int, batch: int, direction: str, channels_last: bool) -> tuple[float, float]:
+def rates(
+    config: str, crop: int, batch: int, direction: str, channels_last: bool, autocast: torch.dtype | None = None
+) -> tuple[float, float]:
     """Patches/s of the model step alone and of the whole step with the batch rendered on the fly."""
     source = SimulatedCameras(["nikon-d7000"], "train", (crop, crop))
     model = ParamISP(get_config(config), direction).train()  # type: ignore[arg-type]
@@ -33,19 +37,22 @@ def rates(config: str, crop: int, batch: int, direction: str, channels_last: boo
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
     data = collate(source, 0, range(batch))
-    stage_loss({direction: model}, data, "pretrain")[0].backward()  # warm-up
+
+    def step(b: dict) -> None:
+        opt.zero_grad()
+        with torch.autocast("cpu", dtype=autocast) if autocast else nullcontext():
+            loss = stage_loss({direction: model}, b, "pretrain")[0]
+        loss.backward()
+        opt.step()
+
+    step(data)  # warm-up
     t0 = time.perf_counter()
     for _ in range(STEPS):
-        opt.zero_grad()
-        stage_loss({direction: model}, data, "pretrain")[0].backward()
-        opt.step()
+        step(data)
     model_rate = STEPS * batch / (time.perf_counter() - t0)
     t0 = time.perf_counter()
-    for step in range(STEPS):
-        b = collate(source, 0, range(step * batch, (step + 1) * batch))
-        opt.zero_grad()
-        stage_loss({direction: model}, b, "pretrain")[0].backward()
-        opt.step()
+    for i in range(STEPS):
+        step(collate(source, 0, range(i * batch, (i + 1) * batch)))
     return model_rate, STEPS * batch / (time.perf_counter() - t0)
 
 
@@ -54,17 +61,20 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=["small-128", "small-448", "base-128", "base-448"],
                         choices=tuple(CASES))  # fmt: skip
     parser.add_argument("--layouts", nargs="+", default=["NCHW"], choices=("NCHW", "channels-last"))
+    parser.add_argument("--autocast", choices=("bf16",), help="also time each case under bf16 autocast")
     args = parser.parse_args()
     print(f"Machine: {machine_line()}\n")
-    print("| config | crop | batch | direction | layout | model step (patches/s) | with simulated data (patches/s) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| config | crop | batch | direction | layout | precision | model step (patches/s) | with simulated data "
+          "(patches/s) |\n|---|---|---|---|---|---|---:|---:|")  # fmt: skip
+    precisions = {"fp32": None} | ({"bf16 autocast": torch.bfloat16} if args.autocast else {})
     for name in args.cases:
         config, crop, batch = CASES[name]
         for direction in ("forward", "inverse"):
             for layout in args.layouts:
-                model_rate, full_rate = rates(config, crop, batch, direction, layout == "channels-last")
-                print(f"| {config} | {crop} | {batch} | {direction} | {layout} | {model_rate:.2f} | {full_rate:.2f} |",
-                      flush=True)  # fmt: skip
+                for label, dtype in precisions.items():
+                    model_rate, full_rate = rates(config, crop, batch, direction, layout == "channels-last", dtype)
+                    print(f"| {config} | {crop} | {batch} | {direction} | {layout} | {label} | {model_rate:.2f} | "
+                          f"{full_rate:.2f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

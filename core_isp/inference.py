@@ -146,6 +146,7 @@ def forward_isp(
     halo: int | None = None,
     device: torch.device | str | None = None,
     autocast_dtype: torch.dtype | None = None,
+    localnet_dtype: torch.dtype = torch.float32,
     channels_last: bool = True,
     output_dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
@@ -154,6 +155,9 @@ def forward_isp(
     ``tile`` is the kept centre of each window (a multiple of 4; None: untiled), ``halo`` the overlap on each
     side (default: the model's reach rounded up to a multiple of 4). ``device`` is where the networks run
     (default: the model's); ``autocast_dtype`` e.g. ``torch.bfloat16`` runs the convolutions under autocast;
+    ``localnet_dtype`` ``torch.bfloat16`` runs LocalNet, nearly all of the arithmetic, with bf16 weights and
+    activations (:meth:`~core_isp.models.paramisp.ParamISP.with_localnet_dtype`: 1.8x faster on an AVX512-BF16 CPU,
+    output within about 1e-2, ``benchmarks/RESULTS.md``);
     ``channels_last`` (the default) runs the convolutions in that memory format, 1.4-1.5x faster for ``base`` on an
     AVX-512 CPU (``benchmarks/RESULTS.md``); the model's weights are converted to the format of the call in place,
     and the numbers do not change. The output is not clipped, unless ``output_dtype`` is ``torch.uint8`` or
@@ -161,7 +165,8 @@ def forward_isp(
     memory of floats.
     """
     check_shape(raw, "B,1,H,W", "raw")
-    return _run(model, "forward", raw, shots, tile, halo, device, autocast_dtype, channels_last, True, output_dtype)
+    return _run(model, "forward", raw, shots, tile, halo, device, autocast_dtype, localnet_dtype, channels_last, True,
+                output_dtype)
 
 
 def inverse_isp(
@@ -173,6 +178,7 @@ def inverse_isp(
     halo: int | None = None,
     device: torch.device | str | None = None,
     autocast_dtype: torch.dtype | None = None,
+    localnet_dtype: torch.dtype = torch.float32,
     channels_last: bool = True,
     mosaic: bool = True,
 ) -> torch.Tensor:
@@ -181,7 +187,8 @@ def inverse_isp(
     Without ``mosaic``, the camera RGB ``(B, 3, H, W)`` the mosaic samples (:meth:`ParamISP.from_network`).
     Options as in :func:`forward_isp`."""
     check_shape(srgb, "B,3,H,W", "srgb")
-    return _run(model, "inverse", srgb, shots, tile, halo, device, autocast_dtype, channels_last, mosaic)
+    return _run(model, "inverse", srgb, shots, tile, halo, device, autocast_dtype, localnet_dtype, channels_last,
+                mosaic)
 
 
 def _run(
@@ -193,6 +200,7 @@ def _run(
     halo: int | None,
     device: torch.device | str | None,
     autocast_dtype: torch.dtype | None,
+    localnet_dtype: torch.dtype,
     channels_last: bool,
     mosaic: bool = True,
     output_dtype: torch.dtype = torch.float32,
@@ -215,6 +223,7 @@ def _run(
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     # Inputs in one format with weights in the other are slower than either format alone.
     model.to(memory_format=memory_format)
+    net = model.with_localnet_dtype(localnet_dtype)
     autocast = torch.autocast(compute.type, dtype=autocast_dtype) if autocast_dtype is not None else nullcontext()
     height, width = x.shape[-2:]
     padded_h, padded_w = round_up(height), round_up(width)
@@ -233,17 +242,18 @@ def _run(
     out = torch.empty(x.shape[0], out_channels, height, width, dtype=output_dtype, device=x.device)
     was_training = model.training
     model.eval()
+    net.eval()
     try:
         with torch.inference_mode(), autocast:
             h = model.embed(shots)
             one_window = tile is None or tile >= max(padded_h, padded_w)
             context = None
             if not (one_window and model.fits_context(padded_h, padded_w)):
-                context = model.context(context_input(network_input, padded_h, padded_w, model.config.context_size), h)
+                context = net.context(context_input(network_input, padded_h, padded_w, model.config.context_size), h)
             for (y0, y1, wy0, wy1), (x0, x1, wx0, wx1) in tiles(padded_h, padded_w, tile, halo):
                 y1, x1 = min(y1, height), min(x1, width)
                 window = network_input(wy0, wy1, wx0, wx1).contiguous(memory_format=memory_format)
-                y = model.from_network(model.learned(window, h, context)[0], shots, mosaic)
+                y = model.from_network(net.learned(window, h, context)[0], shots, mosaic)
                 kept = y[..., y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0].float()
                 out[..., y0:y1, x0:x1] = (kept if output_dtype == torch.float32 else to_codes(kept, output_dtype)).to(
                     x.device

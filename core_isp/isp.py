@@ -69,6 +69,9 @@ class InferenceOptions:
     device: str = "cpu"
     #: e.g. ``torch.bfloat16`` for autocast on a GPU; None runs in fp32.
     autocast_dtype: torch.dtype | None = None
+    #: ``torch.bfloat16`` runs LocalNet, nearly all of the ISP's arithmetic, in bf16 (weights and activations): 1.8x
+    #: faster on a CPU with AVX512-BF16, output within about 1e-2 (``benchmarks/RESULTS.md``).
+    localnet_dtype: torch.dtype = torch.float32
     #: Convolutions in channels-last memory format: the same numbers, 1.4-1.5x faster for ``base`` on the CPU.
     channels_last: bool = True
     #: False returns the unclipped output (module notes say what it means per direction).
@@ -152,8 +155,8 @@ class LearnedISP:
             raise BadInputError(f"{self.name}: no forward weights loaded")
         o = options or InferenceOptions()
         out = forward_isp(self.forward_model, raw, _records(meta, raw.shape[0]), tile=o.tile, halo=o.halo,
-                          device=o.device, autocast_dtype=o.autocast_dtype, channels_last=o.channels_last,
-                          output_dtype=o.output_dtype)  # fmt: skip
+                          device=o.device, autocast_dtype=o.autocast_dtype, localnet_dtype=o.localnet_dtype,
+                          channels_last=o.channels_last, output_dtype=o.output_dtype)  # fmt: skip
         return _limit(out, o)
 
     def inverse(
@@ -169,8 +172,8 @@ class LearnedISP:
         o = options or InferenceOptions()
         _inverse_gives_floats(o)
         out = inverse_isp(self.inverse_model, srgb, _records(meta, srgb.shape[0]), tile=o.tile, halo=o.halo,
-                          device=o.device, autocast_dtype=o.autocast_dtype, channels_last=o.channels_last,
-                          mosaic=o.mosaic)  # fmt: skip
+                          device=o.device, autocast_dtype=o.autocast_dtype, localnet_dtype=o.localnet_dtype,
+                          channels_last=o.channels_last, mosaic=o.mosaic)  # fmt: skip
         return _limit(out, o)
 
 

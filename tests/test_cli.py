@@ -182,6 +182,12 @@ def test_missing_input_and_bad_option_are_bad_input(tmp_path):
     assert res.returncode == 2 and "--format" in res.stderr
 
 
+def test_an_unknown_precision_is_refused_in_one_line(tmp_path):
+    res = paramisp("to-srgb", DC50, "-o", tmp_path / "x.png", "--precision", "fp16")
+    assert res.returncode == 2 and len(error_lines(res.stderr)) == 1
+    assert "--precision must be one of fp32, bf16, got 'fp16'" in res.stderr and not (tmp_path / "x.png").exists()
+
+
 def test_file_skeleton_names_outputs_and_never_overwrites(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("a")

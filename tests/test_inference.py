@@ -94,6 +94,33 @@ def test_bf16_autocast_and_channels_last_run_and_agree():
         assert (bf16 - ref).abs().mean() < 0.05 * ref.abs().mean()
 
 
+@pytest.mark.parametrize("direction", DIRECTIONS)
+def test_bf16_localnet_agrees_tiled_and_untiled_and_leaves_the_model_alone(direction):
+    model = make_model("small", direction)
+    x = model_input(direction, 1, 128, 96)
+    ref = ISP[direction](model, x, [META], tile=None)
+    low = {tile: ISP[direction](model, x, [META], tile=tile, localnet_dtype=torch.bfloat16) for tile in (None, 64)}
+    for out in low.values():
+        assert out.dtype == torch.float32
+        # bf16 activations move the output, but by far less than the network changes it (LocalNet's residual).
+        assert 0 < (out - ref).abs().mean() < 0.02 * ref.abs().mean()
+    # Tiles with the whole reach still equal one window, within bf16's rounding of the same arithmetic.
+    assert (low[64] - low[None]).abs().max() < 0.05
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_with_localnet_dtype_shares_all_but_localnet():
+    model = make_model("small", "forward")
+    assert model.with_localnet_dtype(torch.float32) is model
+    twin = model.with_localnet_dtype(torch.bfloat16)
+    assert twin.paramnet is model.paramnet and twin.globalnet is model.globalnet
+    assert twin.localnet.dtype == torch.bfloat16 and model.localnet.dtype == torch.float32
+    assert not twin.training and twin.direction == "forward"
+    high_precision = model.localnet.state_dict()
+    for name, low in twin.localnet.state_dict().items():
+        assert torch.equal(low, high_precision[name].to(torch.bfloat16)), name
+
+
 def test_refuses_wrong_model_batch_or_tile():
     model = make_model("small", "inverse")
     srgb = torch.rand(1, 3, 96, 96)
@@ -161,19 +188,37 @@ def test_a_fixed_isp_without_camera_rgb_refuses_to_give_it():
         mosaic_only.inverse(srgb, TWO_PHASES, InferenceOptions(mosaic=False))
 
 
-def test_default_halo_of_the_shipped_weights_matches_the_exact_one():
-    """The user-level default overlap (32 px, not the network's whole 112-px reach) changes the shipped weights'
-    output by well under one 8-bit code, in both directions, on a real photo cut into many tiles."""
+@pytest.fixture(scope="module")
+def shipped_on_a_photo():
+    """The camera-agnostic pair, a real photo's 192 x 256 crop (3 x 4 tiles of 64) and its metadata."""
     from core_isp.image import CameraImage
     from core_isp.io.image_reader import read_image
     from core_isp.isp import load_isp
 
-    isp = load_isp()
     photo: CameraImage = read_image("tests/data/exif/DSCN0010.jpg")
-    srgb = photo.pixels[..., 40:232, 80:336]  # 192 x 256: 3 x 4 tiles of 64
+    srgb = photo.pixels[..., 40:232, 80:336]
     meta = [photo.metadata[0].replace(cfa_pattern="RGGB", wb_gains=(2.0, 1.0, 1.6), image_size_hw=(192, 256))]
+    return load_isp(), srgb, meta
+
+
+def test_default_halo_of_the_shipped_weights_matches_the_exact_one(shipped_on_a_photo):
+    """The user-level default overlap (32 px, not the network's whole 112-px reach) changes the shipped weights'
+    output by well under one 8-bit code, in both directions, on a real photo cut into many tiles."""
+    isp, srgb, meta = shipped_on_a_photo
     fast, exact = InferenceOptions(tile=64), InferenceOptions(tile=64, halo=None)
     assert fast.halo is not None and fast.halo < round_up(isp.inverse_model.reach)
     raw = isp.inverse(srgb, meta, exact)
     assert (isp.inverse(srgb, meta, fast) - raw).abs().max() < 1e-3
     assert (isp.forward(raw, meta, fast) - isp.forward(raw, meta, exact)).abs().max() < 1e-3
+
+
+def test_bf16_localnet_of_the_shipped_weights_stays_within_codes_of_fp32(shipped_on_a_photo):
+    """``--precision bf16``: the shipped weights' output moves by a fraction of an 8-bit code on average and a
+    couple at most, in both directions, tiled as the command line tiles."""
+    isp, srgb, meta = shipped_on_a_photo
+    fp32, bf16 = InferenceOptions(tile=64), InferenceOptions(tile=64, localnet_dtype=torch.bfloat16)
+    raw = isp.inverse(srgb, meta, fp32)
+    for ours, reference in ((isp.inverse(srgb, meta, bf16), raw), (isp.forward(raw, meta, bf16),
+                                                                   isp.forward(raw, meta, fp32))):  # fmt: skip
+        diff = (ours - reference).abs()
+        assert diff.max() < 2 / 255 and 0 < diff.mean() < 0.2 / 255

@@ -27,7 +27,8 @@ from core_isp.models import (
     quantise_raw,
 )
 from core_isp.models.context import resize_for_context
-from core_isp.models.layers import xavier_init
+from core_isp.models.layers import ReplicateConv2d, xavier_init
+from core_isp.models.localnet import ResidualBlock, pool_channels
 from core_isp.models.paramnet import EQUALISATION, ParamNet, colour_vector, equalise
 
 CCM = ((1.6, -0.4, -0.2), (-0.3, 1.5, -0.2), (0.1, -0.6, 1.5))
@@ -273,6 +274,31 @@ def test_reach_bounds_where_one_pixel_has_influence(direction):
             changed = ((model.learned(x2, h, context)[0] - base).abs().amax(dim=1)[0] > 0).nonzero()
             distance = (changed - torch.tensor([cy, cx])).abs().max().item()
             assert 0.8 * model.reach < distance <= model.reach
+
+
+@pytest.mark.parametrize(("height", "width"), [(20, 17), (3, 9), (1, 1)])
+def test_replicate_conv_equals_a_replicate_padded_conv_and_folds_an_output_scale(height, width):
+    torch.manual_seed(0)
+    reference = torch.nn.Conv2d(4, 6, 5, padding=2, padding_mode="replicate")
+    layer = ReplicateConv2d(4, 6, 5, padding=2)
+    layer.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 4, height, width)
+    scale = torch.rand(6) + 0.5
+    with torch.no_grad():
+        assert torch.allclose(layer(x), reference(x), atol=1e-5)
+        assert torch.allclose(layer(x, out_scale=scale), reference(x) * scale[:, None, None], atol=1e-5)
+
+
+def test_residual_block_with_recorded_statistics_folds_the_gate_alike():
+    torch.manual_seed(0)
+    block = ResidualBlock(8).eval()
+    x = torch.randn(1, 8, 24, 20)
+    with torch.no_grad():
+        computed, pooled = block(x)  # the gate from the block's own statistics
+        folded, _ = block(x, pooled)  # one image with recorded statistics: the gate folded into conv2
+        batched, _ = block(x.repeat(2, 1, 1, 1), tuple(p.repeat(2, 1) for p in pooled))  # two: applied after
+    assert torch.allclose(folded, computed, atol=1e-5) and torch.allclose(batched[1:], computed, atol=1e-5)
+    assert torch.allclose(pooled[0], pool_channels(block.conv2(torch.nn.functional.elu(block.conv1(x))))[0])
 
 
 def test_networks_are_differentiable():

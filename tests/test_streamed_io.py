@@ -107,6 +107,19 @@ def test_to_srgb_streamed_writes_the_file_of_the_in_memory_path(tmp_path, monkey
     assert (tmp_path / f"streamed{suffix}").read_bytes() == (tmp_path / f"memory{suffix}").read_bytes()
 
 
+def test_to_srgb_in_bf16_writes_the_in_memory_bf16_render_close_to_fp32(tmp_path):
+    _run_cli("to-srgb", str(DC50), "-o", str(tmp_path / "bf16.png"), "--precision", "bf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetadataWarning)
+        raw = read_raw(DC50)
+    isp = load_isp("nikon-d7000", directions=("forward",))
+    write_render(tmp_path / "memory.png", to_srgb(raw, isp, InferenceOptions(tile=128, localnet_dtype=torch.bfloat16)))
+    assert (tmp_path / "bf16.png").read_bytes() == (tmp_path / "memory.png").read_bytes()
+    write_render(tmp_path / "fp32.png", to_srgb(raw, isp, InferenceOptions(tile=128)))
+    low, high = (np.asarray(Image.open(tmp_path / f"{n}.png"), dtype=np.float64) for n in ("bf16", "fp32"))
+    assert 0 < np.abs(low - high).mean() < 1.0  # under one 8-bit code on average
+
+
 def test_to_raw_streamed_writes_the_dng_of_the_in_memory_path(tmp_path, monkeypatch):
     monkeypatch.setattr(writers, "STRIP_ROWS", 64)
     photo_path = DATA / "exif" / "sony-d700.jpg"

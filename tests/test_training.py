@@ -98,9 +98,11 @@ def test_two_gloo_processes_equal_one_process(tmp_path):
         assert set(s0).isdisjoint(s1) and sorted(s0 + s1) == list(range(4 * step, 4 * step + 4))
 
 
-def test_short_run_learns_and_beats_the_canonical_pipeline(tmp_path):
-    s = settings(data="sim:nikon-d7000", steps=60, val_every=60, crop=48, lr=2e-3)
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
+def test_short_run_learns_and_beats_the_canonical_pipeline(tmp_path, bf16):
+    s = settings(data="sim:nikon-d7000", steps=60, val_every=60, crop=48, lr=2e-3, bf16_autocast=bf16)
     Trainer(s, tmp_path, progress=False).run()
+    assert all(t.dtype == torch.float32 and t.isfinite().all() for t in weights(tmp_path).values())
     with open(tmp_path / "log.csv") as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
     assert sum(losses[-5:]) / 5 <= 0.8 * sum(losses[:5]) / 5, (losses[:5], losses[-5:])

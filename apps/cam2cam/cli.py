@@ -17,9 +17,9 @@ from core_isp.image import CameraImage
 from core_isp.io.dng import write_dng
 from core_isp.io.image_reader import read_image
 from core_isp.io.metadata_reader import IMAGE_SUFFIXES
-from core_isp.isp import InferenceOptions, LearnedISP, load_isp
+from core_isp.isp import LearnedISP, load_isp
 from paramisp.cli.batch import run_file_command
-from paramisp.cli.common import check_choice, command_context, log, set_threads, write_render
+from paramisp.cli.common import check_choice, command_context, inference_options, log, set_threads, write_render
 from paramisp.cli.main import app
 from paramisp.cli.options import (
     SRGB_FORMATS,
@@ -31,6 +31,7 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    PrecisionOption,
     QualityOption,
     SrgbFormatOption,
     ThreadsOption,
@@ -71,6 +72,7 @@ def cam2cam_command(
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
+    precision: PrecisionOption = "fp32",
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -85,7 +87,7 @@ def cam2cam_command(
         set_threads(threads)
         settings = TransferSettings(white_balance=wb, iso=iso, exposure_time_s=exposure_time, f_number=f_number,
                                     focal_length_mm=focal_length, noise=noise, residual=residual)  # fmt: skip
-        options = InferenceOptions(tile=tile, device=device)
+        options = inference_options(tile, device, precision)
         target = get_camera(to)
         fixed_source = get_camera(source) if source is not None else None
         forward = load_isp(target, forward_weights=to_weights, directions=("forward",), device=device)

@@ -10,10 +10,17 @@ from apps.dataset_synth.dataset import BACKENDS, FORMATS, JobSpec, Shard, run_jo
 from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults, parse_choice
 from apps.dataset_synth.synth import SynthSettings
 from core_isp.errors import BadInputError
-from core_isp.isp import InferenceOptions
-from paramisp.cli.common import check_choice, command_context, emit_json, log, set_threads
+from paramisp.cli.common import check_choice, command_context, emit_json, inference_options, log, set_threads
 from paramisp.cli.main import app
-from paramisp.cli.options import DeviceOption, JsonOption, OutOption, ThreadsOption, TileOption, VerboseOption
+from paramisp.cli.options import (
+    DeviceOption,
+    JsonOption,
+    OutOption,
+    PrecisionOption,
+    ThreadsOption,
+    TileOption,
+    VerboseOption,
+)
 
 _RANGE = "a value or low:high to draw from (default: derived from the frames)"
 
@@ -58,6 +65,7 @@ def synth_blur_command(
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
+    precision: PrecisionOption = "fp32",
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -83,7 +91,8 @@ def synth_blur_command(
             fit_level=fit_level, residual=residual,
         )  # fmt: skip
         spec = JobSpec(tuple(inputs), camera, window, seed, settings, fmt, quality, raw)
-        report = run_job(spec, out, InferenceOptions(tile=tile, device=device), Shard.parse(shard), workers, backend)
+        options = inference_options(tile, device, precision)
+        report = run_job(spec, out, options, Shard.parse(shard), workers, backend)
         log.info("%d samples (%d made, %d already there) in %.0f s -> %s", report.samples, report.made,
                  report.skipped, report.wall_s, report.manifest)  # fmt: skip
         if json_out:

@@ -21,9 +21,16 @@ from core_isp.io.dng import write_dng
 from core_isp.io.image_reader import read_image
 from core_isp.io.metadata_reader import IMAGE_SUFFIXES, RAW_SUFFIXES, is_raw_path
 from core_isp.io.raw_reader import read_raw
-from core_isp.isp import InferenceOptions
 from paramisp.cli.batch import run_file_command
-from paramisp.cli.common import check_choice, command_context, emit_json, log, set_threads, write_render
+from paramisp.cli.common import (
+    check_choice,
+    command_context,
+    emit_json,
+    inference_options,
+    log,
+    set_threads,
+    write_render,
+)
 from paramisp.cli.main import app
 from paramisp.cli.options import (
     SRGB_FORMATS,
@@ -32,6 +39,7 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    PrecisionOption,
     QualityOption,
     SrgbFormatOption,
     ThreadsOption,
@@ -60,6 +68,7 @@ def deblur_command(
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
+    precision: PrecisionOption = "fp32",
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -72,7 +81,7 @@ def deblur_command(
     with command_context(verbose):
         suffix = SRGB_FORMATS[check_choice("--format", fmt, SRGB_FORMATS)]
         set_threads(threads)
-        deblurrer = Deblurrer.load(weights, camera, InferenceOptions(tile=tile, device=device), white_balance=wb,
+        deblurrer = Deblurrer.load(weights, camera, inference_options(tile, device, precision), white_balance=wb,
                                    residual=residual)
         if raw and deblurrer.domain != "raw":
             raise BadInputError(f"--raw needs RAW-domain weights; {deblurrer.weights.name} works in sRGB")

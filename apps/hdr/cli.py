@@ -21,7 +21,7 @@ from core_isp.io.metadata_reader import IMAGE_SUFFIXES
 from core_isp.isp import ISP, InferenceOptions, load_isp
 from core_isp.metadata import CameraMetadata
 from paramisp.cli.batch import expand_inputs, output_targets, run_batch, run_file_command
-from paramisp.cli.common import check_choice, command_context, emit_json, log, set_threads
+from paramisp.cli.common import check_choice, command_context, emit_json, inference_options, log, set_threads
 from paramisp.cli.main import app
 from paramisp.cli.options import (
     CameraOption,
@@ -32,6 +32,7 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    PrecisionOption,
     ThreadsOption,
     TileOption,
     VerboseOption,
@@ -50,14 +51,14 @@ _FORMATS = ("exr", "hdr")
 class _Isps:
     """Inverse ISPs by camera, each loaded once per command."""
 
-    device: str
+    options: InferenceOptions
     loaded: dict[Camera, ISP] = field(default_factory=dict)
 
-    def maker(self, camera_name: str | None, meta: CameraMetadata, settings: MergeSettings, tile: int) -> HdrMaker:
+    def maker(self, camera_name: str | None, meta: CameraMetadata, settings: MergeSettings) -> HdrMaker:
         camera = resolve_camera(camera_name, meta)
         if camera not in self.loaded:
-            self.loaded[camera] = load_isp(camera, directions=("inverse",), device=self.device)
-        return HdrMaker(camera, self.loaded[camera], settings, InferenceOptions(tile=tile, device=self.device))
+            self.loaded[camera] = load_isp(camera, directions=("inverse",), device=self.options.device)
+        return HdrMaker(camera, self.loaded[camera], settings, self.options)
 
 
 def _read(path: Path) -> CameraImage:
@@ -105,6 +106,7 @@ def merge_command(
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
+    precision: PrecisionOption = "fp32",
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -117,14 +119,14 @@ def merge_command(
         times = parse_exposures(exposures) if exposures is not None else None
         listed = read_exposure_list(exposure_list) if exposure_list is not None else None
         settings = MergeSettings(align=align, deghost=deghost, white_balance=wb)
-        isps = _Isps(device)
+        isps = _Isps(inference_options(tile, device, precision))
         sets = bracket_sets(inputs)
 
         def job(key: Path, target: Path) -> dict[str, object]:
             paths = sets[key]
             names = [p.name for p in paths]
             frames = with_exposures([_read(p) for p in paths], names, times, listed, iso, f_number)
-            result = isps.maker(camera, frames[0].meta, settings, tile).merge(frames, names)
+            result = isps.maker(camera, frames[0].meta, settings).merge(frames, names)
             written = write_hdr(target, result.image, preview=preview, overwrite=overwrite)
             log.info("%s (%d frames) -> %s: %s stops", key, len(paths), target, result.record["dynamic_range_stops"])
             return {"outputs": [str(p) for p in written], **result.record}
@@ -153,6 +155,7 @@ def expand_command(
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
+    precision: PrecisionOption = "fp32",
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -164,12 +167,12 @@ def expand_command(
         if not max_stops >= 0:
             raise BadInputError("--max-stops must be 0 or more")
         settings = MergeSettings(white_balance=wb, highlights=HighlightSettings(max_stops=max_stops))
-        isps = _Isps(device)
+        isps = _Isps(inference_options(tile, device, precision))
 
         def job(path: Path, target: Path) -> dict[str, object]:
             photo = _read(path)
             meta = photo.meta.with_exif(iso=iso, exposure_time_s=exposure_time, f_number=f_number)
-            result = isps.maker(camera, meta, settings, tile).expand(photo.with_pixels(photo.pixels, metadata=[meta]),
+            result = isps.maker(camera, meta, settings).expand(photo.with_pixels(photo.pixels, metadata=[meta]),
                                                                      path.name)  # fmt: skip
             written = write_hdr(target, result.image, preview=preview, overwrite=overwrite)
             log.info("%s -> %s: %s stops", path, target, result.record["dynamic_range_stops"])

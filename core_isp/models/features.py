@@ -38,9 +38,12 @@ def soft_histogram(x: torch.Tensor, bins: int) -> torch.Tensor:
     return torch.relu_(1.0 - offset.abs()).flatten(3, 4).permute(0, 3, 1, 2)
 
 
-def isp_features(x: torch.Tensor, mask: torch.Tensor, hist_bins: Sequence[int] = (4, 8, 16)) -> torch.Tensor:
+def isp_features(
+    x: torch.Tensor, mask: torch.Tensor, hist_bins: Sequence[int] = (4, 8, 16), dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """Image, gradients, soft histograms and a given over-exposure mask: ``(B, 3, H, W)`` x 2 -> ``(B, F, H, W)``,
-    in ``x``'s memory format (a channels-last network then gets its 96 channels without a layout conversion).
+    in ``x``'s memory format (a channels-last network then gets its 96 channels without a layout conversion) and in
+    ``dtype`` (default ``x``'s; each part is computed in ``x``'s and converted as it is laid out, not afterwards).
 
     ``mask`` is passed in rather than recomputed because the paper computes it once, from the image entering
     the learned part, and reuses it for the second sub-network.
@@ -51,4 +54,4 @@ def isp_features(x: torch.Tensor, mask: torch.Tensor, hist_bins: Sequence[int] =
     layout = torch.channels_last if channels_last else torch.contiguous_format
     gradients = spatial_gradient(x, mode="sobel", order=1, normalized=True).flatten(1, 2)
     parts = [x, gradients, *(soft_histogram(x, n) for n in hist_bins), mask.to(x.dtype)]
-    return torch.cat([part.contiguous(memory_format=layout) for part in parts], dim=1)
+    return torch.cat([part.to(dtype=dtype or x.dtype, memory_format=layout) for part in parts], dim=1)

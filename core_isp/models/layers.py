@@ -23,24 +23,29 @@ class ReplicateConv2d(nn.Conv2d):
     ``kernel_size // 2`` pixels deep. Same parameters and state dict as ``nn.Conv2d``.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C_in, H, W)`` -> ``(B, C_out, H, W)``."""
+    def forward(self, x: torch.Tensor, out_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, C_in, H, W)`` -> ``(B, C_out, H, W)``; ``out_scale`` ``(C_out,)`` multiplies each output channel,
+        folded into the weights and bias rather than applied to the output."""
+        weight, bias = self.weight, self.bias
+        if out_scale is not None:
+            weight = weight * out_scale[:, None, None, None]
+            bias = None if bias is None else bias * out_scale
         p = self.padding[0]
         h, w = x.shape[-2:]
-        if p == 0:
-            return super().forward(x)
         if h < 2 * p or w < 2 * p:
-            return self._replicated(x, (p, p, p, p))
-        out = super().forward(x)
-        out[..., :p, :] = self._replicated(x[..., : 2 * p, :], (p, p, p, 0))
-        out[..., h - p :, :] = self._replicated(x[..., h - 2 * p :, :], (p, p, 0, p))
-        out[..., :, :p] = self._replicated(x[..., :, : 2 * p], (p, 0, p, p))
-        out[..., :, w - p :] = self._replicated(x[..., :, w - 2 * p :], (0, p, p, p))
+            return F.conv2d(F.pad(x, (p, p, p, p), mode="replicate"), weight, bias)
+        out = F.conv2d(x, weight, bias, padding=p)
+        if p == 0:
+            return out
+        for band, pad, rows, columns in (
+            (x[..., : 2 * p, :], (p, p, p, 0), slice(None, p), slice(None)),
+            (x[..., h - 2 * p :, :], (p, p, 0, p), slice(h - p, None), slice(None)),
+            (x[..., :, : 2 * p], (p, 0, p, p), slice(None), slice(None, p)),
+            (x[..., :, w - 2 * p :], (0, p, p, p), slice(None), slice(w - p, None)),
+        ):
+            # The 'valid' convolution of the band replicate-padded on the image's side.
+            out[..., rows, columns] = F.conv2d(F.pad(band, pad, mode="replicate"), weight, bias)
         return out
-
-    def _replicated(self, x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
-        """The unpadded ('valid') convolution of ``x`` replicate-padded by ``pad`` (left, right, top, bottom)."""
-        return F.conv2d(F.pad(x, pad, mode="replicate"), self.weight, self.bias)
 
 
 def conv(in_channels: int, out_channels: int, kernel_size: int, gain: float = 1.0) -> nn.Conv2d:

@@ -12,6 +12,7 @@ own generator, so that every process sees the same noise and the joint stage can
 
 from __future__ import annotations
 
+import copy
 from typing import Literal
 
 import torch
@@ -59,6 +60,22 @@ class ParamISP(nn.Module):
         """How far (pixels) an output pixel of :meth:`learned` sees into its input, given a context."""
         return localnet_reach(self.config) + _GRADIENT_REACH
 
+    def with_localnet_dtype(self, dtype: torch.dtype) -> ParamISP:
+        """This model with a copy of LocalNet in ``dtype`` (ParamNet and GlobalNet shared; ``self`` if LocalNet is
+        in ``dtype`` already), for inference.
+
+        LocalNet holds nearly all of the arithmetic. With ``torch.bfloat16`` weights and activations it runs 1.8x
+        faster than fp32 on a CPU with AVX512-BF16, where autocast is not faster (it recasts around every layer,
+        and keeps fp32 activations between blocks); the canonical steps, the features and GlobalNet stay fp32.
+        """
+        if self.localnet.dtype == dtype:
+            return self
+        with torch.device("meta"):  # every part is replaced: nothing to initialise
+            twin = ParamISP(self.config, self.direction)
+        twin.paramnet, twin.globalnet = self.paramnet, self.globalnet
+        twin.localnet = copy.deepcopy(self.localnet).to(dtype)
+        return twin.train(self.training)
+
     def embed(self, shots: ShotParams) -> torch.Tensor:
         """The parameter embedding h ``(B, embed_dim)`` (per the config's ``embedding`` ablation)."""
         if self.config.embedding == "none":
@@ -102,13 +119,13 @@ class ParamISP(nn.Module):
         mask = overexposure_mask(x)
         blocks = None if context is None else context.blocks
         if self.direction == "forward":
-            y, used = self.localnet(isp_features(x, mask, bins), x, h, blocks)
+            y, used = self.localnet(isp_features(x, mask, bins, self.localnet.dtype), x, h, blocks)
             pooled = self.globalnet.pool(isp_features(y, mask, bins)) if context is None else context.pooled
             out = self.globalnet(y, pooled, h)
         else:
             pooled = self.globalnet.pool(isp_features(x, mask, bins)) if context is None else context.pooled
             y = self.globalnet(x, pooled, h).to(x.dtype)
-            out, used = self.localnet(isp_features(y, mask, bins), y, h, blocks)
+            out, used = self.localnet(isp_features(y, mask, bins, self.localnet.dtype), y, h, blocks)
         return out, GlobalContext(pooled, tuple(used))
 
     def context(self, x: torch.Tensor, h: torch.Tensor) -> GlobalContext:

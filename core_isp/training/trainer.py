@@ -99,6 +99,10 @@ class TrainSettings:
     #: Weight of a second inverse loss, the L1 error in stops (:func:`log_l1`), beside the paper's L1 in linear RAW,
     #: which hardly sees a stop of error in the shadows; 0: the paper's loss alone.
     stops_loss_weight: float = 0.0
+    #: Forward passes and losses under bf16 autocast (weights, gradients and the optimiser stay fp32; the canonical
+    #: steps, ParamNet and GlobalNet's stages stay fp32 as in inference, ``docs/decisions.md`` 14): 1.5x the patches/s
+    #: of fp32 for ``base`` at 96 px on an AVX512-BF16 CPU (``benchmarks/RESULTS.md``).
+    bf16_autocast: bool = False
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -430,7 +434,8 @@ class Trainer:
         t0, c0 = time.perf_counter(), self.clock()
         for batch in self._batches():
             batch = batch.to(self.device)
-            loss, parts = stage_loss(self.wrapped, batch, s.stage, s.stops_loss_weight)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=s.bf16_autocast):
+                loss, parts = stage_loss(self.wrapped, batch, s.stage, s.stops_loss_weight)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.params, s.grad_clip_norm)

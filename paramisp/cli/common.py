@@ -23,6 +23,7 @@ from core_isp.errors import BadInputError, ParamispError
 
 if TYPE_CHECKING:
     from core_isp.image import CameraImage
+    from core_isp.isp import InferenceOptions
 
 log = logging.getLogger("paramisp")
 
@@ -46,6 +47,21 @@ def check_choice(flag: str, value: str, choices: Iterable[str]) -> str:
     if value not in allowed:
         raise BadInputError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+#: ``--precision`` choices: the dtype LocalNet runs in (:attr:`core_isp.isp.InferenceOptions.localnet_dtype`).
+PRECISIONS = ("fp32", "bf16")
+
+
+def inference_options(tile: int, device: str, precision: str = "fp32", **options: Any) -> InferenceOptions:
+    """The ISPs' :class:`~core_isp.isp.InferenceOptions` from the shared flags ``--tile``, ``--device`` and
+    ``--precision`` (and any other field)."""
+    import torch
+
+    from core_isp.isp import InferenceOptions
+
+    dtype = torch.bfloat16 if check_choice("--precision", precision, PRECISIONS) == "bf16" else torch.float32
+    return InferenceOptions(tile=tile, device=device, localnet_dtype=dtype, **options)
 
 
 def set_threads(threads: int | None) -> None:

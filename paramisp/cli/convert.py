@@ -24,10 +24,10 @@ from core_isp.io.image_reader import read_image
 from core_isp.io.metadata_reader import IMAGE_SUFFIXES, RAW_SUFFIXES
 from core_isp.io.raw_reader import read_raw
 from core_isp.io.writers import stored_dtype
-from core_isp.isp import InferenceOptions, LearnedISP, load_isp
+from core_isp.isp import LearnedISP, load_isp
 from core_isp.metadata import CameraMetadata
 from paramisp.cli.batch import run_file_command
-from paramisp.cli.common import check_choice, command_context, log, set_threads, write_render
+from paramisp.cli.common import check_choice, command_context, inference_options, log, set_threads, write_render
 from paramisp.cli.main import app
 from paramisp.cli.options import (
     SRGB_FORMATS,
@@ -40,6 +40,7 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    PrecisionOption,
     SrgbFormatOption,
     ThreadsOption,
     TileOption,
@@ -62,6 +63,7 @@ def to_srgb_command(
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
+    precision: PrecisionOption = "fp32",
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -73,7 +75,7 @@ def to_srgb_command(
         fixed = load_isp(camera, forward_weights=weights, directions=("forward",), device=device) if (
             camera or weights) else None  # fmt: skip
         # The render is quantised tile by tile to what the file stores: a 60 MP photo never exists as floats.
-        options = InferenceOptions(tile=tile, device=device, output_dtype=stored_dtype(suffix))
+        options = inference_options(tile, device, precision, output_dtype=stored_dtype(suffix))
 
         def job(path: Path, target: Path) -> dict[str, object]:
             with warnings.catch_warnings():
@@ -116,6 +118,7 @@ def to_raw_command(
     device: DeviceOption = "cpu",
     threads: ThreadsOption = None,
     tile: TileOption = 512,
+    precision: PrecisionOption = "fp32",
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -127,7 +130,7 @@ def to_raw_command(
     """
     with command_context(verbose):
         set_threads(threads)
-        options = InferenceOptions(tile=tile, device=device)
+        options = inference_options(tile, device, precision)
 
         def job(path: Path, target: Path) -> dict[str, object]:
             with warnings.catch_warnings(record=True) as caught:

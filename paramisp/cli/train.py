@@ -71,6 +71,7 @@ def train_command(
         float, typer.Option("--manual-exposures", help="share of simulated shots set by hand (ISO apart from light)")
     ] = 0.0,
     stops_loss: Annotated[float, typer.Option("--stops-loss", help="weight of the inverse's loss in stops")] = 0.0,
+    bf16: Annotated[bool, typer.Option("--bf16", help="forward passes under bf16 autocast (fp32 weights)")] = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Train ParamISP (one stage). Multi-GPU / multi-node: launch with ``torchrun ... -m paramisp train``."""
@@ -89,7 +90,7 @@ def train_command(
             crop=crop, lr=lr, optics_dropout_p=optics_dropout, lr_step_every=lr_step_every, val_every=val_every,
             val_samples=val_samples, seed=seed,
             init_forward=init_forward, init_inverse=init_inverse, manual_exposure_p=manual_exposures,
-            stops_loss_weight=stops_loss,
+            stops_loss_weight=stops_loss, bf16_autocast=bf16,
         )  # fmt: skip
         distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if distributed:

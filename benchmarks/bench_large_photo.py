@@ -1,10 +1,11 @@
 """Large photos through ``paramisp to-raw`` and back through ``paramisp to-srgb``: peak memory and time.
 
-    python -m benchmarks.bench_large_photo [--precision bf16] [MEGAPIXELS ...]        # default 60
+    python -m benchmarks.bench_large_photo [MEGAPIXELS ...] [--precision fp32 bf16]        # default 60 MP, fp32
 
 Each photo is a synthetic JPEG (5:3; 10000 x 6000 at 60 MP) carrying a real camera's EXIF
 (tests/data/exif/Canon_40D.jpg); each command runs in its own process and reports its own peak resident
-memory (``VmHWM``, see :mod:`benchmarks._memory` for why not ``ru_maxrss``).
+memory (``VmHWM``, see :mod:`benchmarks._memory` for why not ``ru_maxrss``). With several ``--precision`` values
+each command runs at each, and the files it writes are compared with the first precision's.
 """
 
 from __future__ import annotations
@@ -52,30 +53,53 @@ def run(args: list[str]) -> tuple[float, float]:
     return seconds, peak
 
 
-def main(sizes_mp: list[float], precision: str) -> None:
-    print(f"Machine: {machine_line()}; --precision {precision}\n")
-    print("| command | image | peak RSS (GiB) | time (s) | s / MP |\n|---|---|---:|---:|---:|")
+def main(sizes_mp: list[float], precisions: list[str]) -> None:
+    print(f"Machine: {machine_line()}\n")
+    print("| command | image | precision | peak RSS (GiB) | time (s) | s / MP | max / mean abs diff from "
+          f"{precisions[0]} |\n|---|---|---|---:|---:|---:|---|")  # fmt: skip
     for megapixels in sizes_mp:
-        one_size(megapixels, precision)
+        one_size(megapixels, precisions)
 
 
-def one_size(megapixels: float, precision: str) -> None:
-    """Both commands on one synthetic photo of about ``megapixels`` at ``--precision``, one table row each."""
+def stored_values(path: Path) -> np.ndarray:
+    """What a written file stores: a DNG's mosaic (DN) or a PNG's 8-bit codes, as int32."""
+    if path.suffix == ".dng":
+        import rawpy
+
+        with rawpy.imread(str(path)) as raw:
+            return raw.raw_image_visible.astype(np.int32)
+    return np.asarray(Image.open(path), dtype=np.int32)
+
+
+def one_size(megapixels: float, precisions: list[str]) -> None:
+    """Both commands on one synthetic photo of about ``megapixels`` at each ``--precision``, one table row each.
+
+    ``to-srgb`` always develops the first precision's DNG, so each command's files differ by that command's
+    precision alone; later precisions are compared with the first, in DN (DNG) and 8-bit codes (PNG)."""
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "large.jpg"
         width, height = synthetic_photo(photo, megapixels)
         mp = width * height / 1e6
-        for args in (["to-raw", str(photo), "-o", tmp, "--camera", "nikon-d7000"],
-                     ["to-srgb", str(Path(tmp) / "large.dng"), "-o", str(Path(tmp) / "large.png"),
-                      "--camera", "nikon-d7000"]):  # fmt: skip
-            seconds, peak = run([*args, "--precision", precision])
-            print(f"| paramisp {args[0]} | {width} x {height} ({mp:.1f} MP) | {peak:.2f} | {seconds:.0f} | "
-                  f"{seconds / mp:.2f} |", flush=True)  # fmt: skip
+        dng = Path(tmp) / precisions[0] / "large.dng"
+        for command, source, name in (("to-raw", photo, "large.dng"), ("to-srgb", dng, "large.png")):
+            reference = None
+            for precision in precisions:
+                target = Path(tmp) / precision / name
+                target.parent.mkdir(exist_ok=True)
+                seconds, peak = run([command, str(source), "-o", str(target), "--camera", "nikon-d7000",
+                                     "--precision", precision])  # fmt: skip
+                values = stored_values(target)
+                reference = values if reference is None else reference
+                diff = np.abs(values - reference)
+                cells = [f"paramisp {command}", f"{width} x {height} ({mp:.1f} MP)", precision, f"{peak:.2f}",
+                         f"{seconds:.0f}", f"{seconds / mp:.2f}", f"{diff.max()} / {diff.mean():.3f}"]  # fmt: skip
+                print("| " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("megapixels", nargs="*", type=float, default=[60.0])
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16"),
+                        help="each precision in turn; later ones are compared with the first")  # fmt: skip
     args = parser.parse_args()
     main(args.megapixels, args.precision)

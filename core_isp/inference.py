@@ -45,6 +45,9 @@ DEFAULT_TILE = 512
 #: 2.07x to 1.27x its area (``python -m benchmarks.bench_isp halo``). These functions stay exact by default.
 DEFAULT_HALO = 32
 
+#: What LocalNet may run in (:meth:`~core_isp.models.paramisp.ParamISP.with_localnet_dtype`).
+LOCALNET_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
 #: The context's area resampling reads the network input in full-width strips of about this many pixels.
 CONTEXT_STRIP_PIXELS = 1 << 20
 
@@ -211,6 +214,8 @@ def _run(
     halo = round_up(model.reach) if halo is None else min(halo, round_up(model.reach))
     if (tile is not None and (tile <= 0 or tile % SIZE_MULTIPLE)) or halo < 0 or halo % SIZE_MULTIPLE:
         raise BadInputError(f"tile and halo must be multiples of {SIZE_MULTIPLE}, got tile={tile}, halo={halo}")
+    if localnet_dtype not in LOCALNET_DTYPES:
+        raise BadInputError(f"localnet_dtype {localnet_dtype}: LocalNet runs in torch.float32, bfloat16 or float16")
     if output_dtype != torch.float32 and (direction != "forward" or output_dtype not in CODE_DTYPES):
         raise BadInputError(f"output_dtype {output_dtype}: the forward ISP gives float32, uint8 or uint16 sRGB, "
                             "the inverse float32 RAW")  # fmt: skip

@@ -130,6 +130,8 @@ def test_refuses_wrong_model_batch_or_tile():
         inverse_isp(model, srgb, [META, META])
     with pytest.raises(BadInputError, match="multiples of 4"):
         inverse_isp(model, srgb, [META], tile=50)
+    with pytest.raises(BadInputError, match=r"localnet_dtype torch\.int8"):
+        inverse_isp(model, srgb, [META], localnet_dtype=torch.int8)
 
 
 def test_training_mode_is_restored():

@@ -159,8 +159,8 @@ def forward_isp(
     side (default: the model's reach rounded up to a multiple of 4). ``device`` is where the networks run
     (default: the model's); ``autocast_dtype`` e.g. ``torch.bfloat16`` runs the convolutions under autocast;
     ``localnet_dtype`` ``torch.bfloat16`` runs LocalNet, nearly all of the arithmetic, with bf16 weights and
-    activations (:meth:`~core_isp.models.paramisp.ParamISP.with_localnet_dtype`: 1.8x faster on an AVX512-BF16 CPU,
-    output within about 1e-2, ``benchmarks/RESULTS.md``);
+    activations (:meth:`~core_isp.models.paramisp.ParamISP.with_localnet_dtype`: 1.6-1.7x faster on an AVX512-BF16 CPU,
+    output within about 5e-3, ``benchmarks/RESULTS.md``);
     ``channels_last`` (the default) runs the convolutions in that memory format, 1.4-1.5x faster for ``base`` on an
     AVX-512 CPU (``benchmarks/RESULTS.md``); the model's weights are converted to the format of the call in place,
     and the numbers do not change. The output is not clipped, unless ``output_dtype`` is ``torch.uint8`` or

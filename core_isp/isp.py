@@ -69,8 +69,8 @@ class InferenceOptions:
     device: str = "cpu"
     #: e.g. ``torch.bfloat16`` for autocast on a GPU; None runs in fp32.
     autocast_dtype: torch.dtype | None = None
-    #: ``torch.bfloat16`` runs LocalNet, nearly all of the ISP's arithmetic, in bf16 (weights and activations): 1.8x
-    #: faster on a CPU with AVX512-BF16, output within about 1e-2 (``benchmarks/RESULTS.md``).
+    #: ``torch.bfloat16`` runs LocalNet, nearly all of the ISP's arithmetic, in bf16 (weights and activations): 1.6-1.7x
+    #: faster on a CPU with AVX512-BF16, output within about 5e-3 (``benchmarks/RESULTS.md``).
     localnet_dtype: torch.dtype = torch.float32
     #: Convolutions in channels-last memory format: the same numbers, 1.4-1.5x faster for ``base`` on the CPU.
     channels_last: bool = True

@@ -1,7 +1,7 @@
 """The shipped ISP on an accelerator: ms/MP, peak device memory and accuracy against fp32, per direction and size.
 
     python -m benchmarks.bench_gpu                                   # cuda, base, 1, 8.6 and 24 MP
-    python -m benchmarks.bench_gpu --device cpu --config small --megapixels 0.05 --repeats 1   # the same code on CPU
+    python -m benchmarks.bench_gpu --device cpu --config small --megapixels 0.05 --repeats 1 --no-training   # on CPU
 
 The one prepared script for a lent GPU (issue 17): every variant and size in a single process, so one device
 session measures them all. Variants: fp32 NCHW (the reference), fp32 channels-last, bf16 autocast channels-last,
@@ -12,7 +12,10 @@ input is real: test shots of the simulated cameras side by side, repeated to the
 (``torch.cuda.max_memory_allocated``; on CPU the process's peak RSS), and the largest and mean absolute difference
 from the fp32 reference of the same layout. A variant that fails (out of memory, index limits) is reported with its
 error, not skipped. Then the PSNR of each precision on 48 test shots, the cost bf16 may have (at most 0.1 dB is the
-goal)."""
+goal). Then, unless ``--no-training``, training throughput (patches/s) for :data:`TRAINING_CASES` in fp32 NCHW (the
+trainer's default) and under bf16 autocast (``paramisp train --bf16``), NCHW and channels-last: the model step on a
+ready batch, and the step with the batch rendered on the fly in this one process (the trainer's ``--workers``
+render ahead instead)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,12 @@ VARIANTS: tuple[tuple[str, dict[str, object]], ...] = (
     ("bf16 LocalNet, channels-last", dict(localnet_dtype=torch.bfloat16, channels_last=True)),
 )
 RUN: dict[str, Callable[..., torch.Tensor]] = {"forward": forward_isp, "inverse": inverse_isp}
+#: Training cases: config, crop, batch. The trainer's recipe (96 px, batch 16), the same at a batch a GPU holds
+#: easily, and the paper's (448 px, batch 2).
+TRAINING_CASES = (("base", 96, 16), ("base", 96, 64), ("base", 448, 2))
+#: Training variants: label, bf16 autocast, channels-last; the first is the trainer's default.
+TRAINING_VARIANTS = (("fp32, NCHW", False, False), ("bf16 autocast, NCHW", True, False),
+                     ("bf16 autocast, channels-last", True, True))  # fmt: skip
 
 
 def synchronise(device: torch.device) -> None:
@@ -118,6 +127,29 @@ def test_set_psnr(models: dict[str, ParamISP], device: torch.device, shots: list
     return rows
 
 
+def training_rates(device: torch.device, cases: tuple[tuple[str, int, int], ...] = TRAINING_CASES,
+                   steps: int = 3) -> list[str]:  # fmt: skip
+    """Markdown rows: patches/s of a training step per case and variant, forward and inverse, with a ready batch
+    (the model step) and with the batch rendered on the fly in this process (``benchmarks.bench_training``)."""
+    from benchmarks.bench_training import rates
+
+    rows = []
+    for config, crop, batch in cases:
+        for direction in DIRECTIONS:
+            for label, bf16, channels_last in TRAINING_VARIANTS:
+                try:
+                    model_rate, full_rate = rates(config, crop, batch, direction, channels_last,
+                                                  torch.bfloat16 if bf16 else None, device, steps)  # fmt: skip
+                    cells = f"{model_rate:.1f} | {full_rate:.1f}"
+                except (RuntimeError, torch.OutOfMemoryError) as e:  # reported, not skipped
+                    cells = f"failed: {str(e).splitlines()[0][:80]} |"
+                rows.append(f"| {config} | {crop} | {batch} | {direction} | {label} | {cells} |")
+                print(rows[-1], flush=True)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda")
@@ -125,6 +157,7 @@ def main() -> None:
     parser.add_argument("--megapixels", default="1,8.6,24", help="comma-separated sizes (3:2 images)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shots-per-camera", type=int, default=8)
+    parser.add_argument("--no-training", action="store_true", help="skip the training throughput rows")
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -146,6 +179,10 @@ def main() -> None:
                           args.repeats)  # fmt: skip
     print("\n| direction | variant | test-shot PSNR (dB) |\n|---|---|---:|")
     test_set_psnr(models, device, shots)
+    if not args.no_training:
+        print("\n| config | crop | batch | direction | variant | model step (patches/s) | with simulated data "
+              "(patches/s) |\n|---|---:|---:|---|---|---:|---:|")  # fmt: skip
+        training_rates(device)
 
 
 if __name__ == "__main__":

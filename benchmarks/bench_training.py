@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import torch
 
 from core_isp.models.config import get_config
 from core_isp.models.paramisp import ParamISP
-from core_isp.training.data import SimulatedCameras, collate
+from core_isp.training.data import Batch, SimulatedCameras, collate
 from core_isp.training.trainer import stage_loss
 from paramisp.machine import machine_line
 
@@ -28,32 +29,44 @@ STEPS = 3
 
 
 def rates(
-    config: str, crop: int, batch: int, direction: str, channels_last: bool, autocast: torch.dtype | None = None
+    config: str,
+    crop: int,
+    batch: int,
+    direction: str,
+    channels_last: bool,
+    autocast: torch.dtype | None = None,
+    device: torch.device | str = "cpu",
+    steps: int = STEPS,
 ) -> tuple[float, float]:
-    """Patches/s of the model step alone and of the whole step with the batch rendered on the fly."""
+    """Patches/s of the model step alone and of the whole step with the batch rendered on the fly (in this
+    process, on the CPU), the model on ``device``."""
+    device = torch.device(device)
     source = SimulatedCameras(["nikon-d7000"], "train", (crop, crop))
-    model = ParamISP(get_config(config), direction).train()  # type: ignore[arg-type]
+    model = ParamISP(get_config(config), direction).train().to(device)  # type: ignore[arg-type]
     if channels_last:
         model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
-    data = collate(source, 0, range(batch))
+    data = collate(source, 0, range(batch)).to(device)
 
-    def step(b: dict) -> None:
+    def step(b: Batch) -> None:
         opt.zero_grad()
-        with torch.autocast("cpu", dtype=autocast) if autocast else nullcontext():
+        with torch.autocast(device.type, dtype=autocast) if autocast else nullcontext():
             loss = stage_loss({direction: model}, b, "pretrain")[0]
         loss.backward()
         opt.step()
 
+    def timed(batches: Callable[[int], Batch]) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            step(batches(i))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return steps * batch / (time.perf_counter() - t0)
+
     step(data)  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(STEPS):
-        step(data)
-    model_rate = STEPS * batch / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for i in range(STEPS):
-        step(collate(source, 0, range(i * batch, (i + 1) * batch)))
-    return model_rate, STEPS * batch / (time.perf_counter() - t0)
+    return timed(lambda i: data), timed(lambda i: collate(source, 0, range(i * batch, (i + 1) * batch)).to(device))
 
 
 def main() -> None:

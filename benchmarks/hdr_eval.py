@@ -70,6 +70,8 @@ MERGES = ("this tool", "this merge, canonical inverse", "this merge, demosaicked
           "this merge, one exposure time for every frame", "Debevec (OpenCV)", "Robertson (OpenCV)",
           "sRGB-curve merge (OpenCV)", "middle frame, sRGB-decoded")  # fmt: skip
 CLASSIC = MERGES[4:7]
+#: Timed only: this tool with ``--precision bf16`` (LocalNet of the inverse ISP in bfloat16).
+THIS_TOOL_BF16 = "this tool, --precision bf16"
 BASELINES = MERGES[4:]
 EXPANDS = ("middle frame, sRGB-decoded", "inverse Reinhard", "this tool, no extension", "this tool (hdr expand)")
 REINHARD_WHITES = (4.0, 16.0, 64.0)
@@ -357,9 +359,10 @@ def measure(method: str, bracket: Path, camera: str) -> None:
     start = time.perf_counter()
     if method == "imports only":
         pass
-    elif method == MERGES[0]:
+    elif method in (MERGES[0], THIS_TOOL_BF16):
+        dtype = torch.bfloat16 if method == THIS_TOOL_BF16 else torch.float32
         maker = HdrMaker(get_camera(camera), load_isp(camera, directions=("inverse",)), MergeSettings(),
-                         InferenceOptions(tile=512))  # fmt: skip
+                         InferenceOptions(tile=512, localnet_dtype=dtype))  # fmt: skip
         start = time.perf_counter()  # the weights' loading is not the merge's
         maker.merge(frames)
     else:
@@ -381,7 +384,7 @@ def timing(args: argparse.Namespace, scene: Scene) -> list[str]:
         path = Path(tmp) / "bracket.pt"
         torch.save({"pixels": [f.pixels for f in frames], "metas": [f.meta.to_dict() for f in frames]}, path)
         results = {}
-        for method in ("imports only", MERGES[0], *CLASSIC):
+        for method in ("imports only", MERGES[0], THIS_TOOL_BF16, *CLASSIC):
             command = [sys.executable, "-m", "benchmarks.hdr_eval", "--measure", method, "--bracket", str(path),
                        "--cameras", camera]  # fmt: skip
             done = subprocess.run(command, capture_output=True, text=True, check=True)

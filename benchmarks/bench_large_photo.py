@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from paramisp.cli.common import PRECISIONS
 from paramisp.machine import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ def one_size(megapixels: float, precisions: list[str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("megapixels", nargs="*", type=float, default=[60.0])
-    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16"),
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS,
                         help="each precision in turn; later ones are compared with the first")  # fmt: skip
     args = parser.parse_args()
     main(args.megapixels, args.precision)

@@ -16,6 +16,7 @@ from contextlib import nullcontext
 
 import torch
 
+from benchmarks.bench_gpu import synchronise
 from core_isp.models.config import get_config
 from core_isp.models.paramisp import ParamISP
 from core_isp.training.data import Batch, SimulatedCameras, collate
@@ -56,13 +57,11 @@ def rates(
         opt.step()
 
     def timed(batches: Callable[[int], Batch]) -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronise(device)
         t0 = time.perf_counter()
         for i in range(steps):
             step(batches(i))
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronise(device)
         return steps * batch / (time.perf_counter() - t0)
 
     step(data)  # warm-up

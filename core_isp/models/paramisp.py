@@ -70,11 +70,11 @@ class ParamISP(nn.Module):
         """
         if self.localnet.dtype == dtype:
             return self
-        with torch.device("meta"):  # every part is replaced: nothing to initialise
-            twin = ParamISP(self.config, self.direction)
-        twin.paramnet, twin.globalnet = self.paramnet, self.globalnet
-        twin.localnet = copy.deepcopy(self.localnet).to(dtype)
-        return twin.train(self.training)
+        # A shallow copy with its own table of submodules: building a ParamISP to replace its parts cost 1.5 s on the
+        # first call of a process (and 40 ms after), the copy of LocalNet 10 ms.
+        twin = copy.copy(self)
+        twin._modules = {**self._modules, "localnet": copy.deepcopy(self.localnet).to(dtype)}
+        return twin
 
     def embed(self, shots: ShotParams) -> torch.Tensor:
         """The parameter embedding h ``(B, embed_dim)`` (per the config's ``embedding`` ablation)."""

@@ -1,7 +1,8 @@
 """How real is synthesised blur? Each method makes the blurry shot from the sharp frames of the same motion and is
 scored against the blurry shot the simulated camera really takes (:mod:`core_isp.simulation.blur_capture`).
 
-    python -m benchmarks.blur_realism [--scenes 8] [--cameras A,B,...] [--out runs/blur-realism]
+    python -m benchmarks.blur_realism [--scenes 8] [--cameras A,B,...] [--split test|val] [--pair separate|joint]
+        [--out runs/blur-realism]
 
 Per camera, the same ``--scenes`` test scenes (drawn before the camera, so scenes are shared across cameras; log-average
 luminance log-uniform in 2-2000 cd/m^2, from dim interiors, where the AE raises ISO, to daylight), each under its own
@@ -14,6 +15,7 @@ Poisson-Gaussian noise for the blurry shot's ISO in linear sRGB (RSBlur-like wit
 exact inverses); (e) ``apps.dataset_synth`` with the camera's learned ISPs (``canon-550d``: held out, its body with the
 camera-agnostic weights, as ``--camera`` gives it), with the round-trip residual (the default), and the same without
 it (``--direct``).
+``--pair joint`` runs (e) and the diagnosis rows with each camera's jointly fine-tuned pair (``load_isp(pair=...)``).
 (d) and (e) are given the blurry shot's exposure time, ISO, f-number and focal length (as ``synth-blur
 --exposure-time ... --iso ...`` would be), nothing else.
 
@@ -38,7 +40,7 @@ from apps.dataset_synth import BlurShotSpec, BlurSynthesizer, SynthSettings, blu
 from core_isp.cameras import NoiseModel, get_camera
 from core_isp.canonical.tone import srgb_decode, srgb_encode
 from core_isp.image import CameraImage
-from core_isp.isp import load_isp, upi_isp
+from core_isp.isp import PAIRS, load_isp, upi_isp
 from core_isp.metrics import bootstrap_interval, psnr
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
@@ -60,8 +62,8 @@ BOOTSTRAP = 10000
 FLAT_CODES = 1.0
 
 
-def scenes(count: int) -> list:
-    sources = [s for s in load_manifest() if s.split == "test"]
+def scenes(count: int, split: str = "test") -> list:
+    sources = [s for s in load_manifest() if s.split == split]
     rng = np.random.default_rng(SEED)
     cache: dict[str, np.ndarray] = {}
     return [draw_view(sources, rng, SIZE, cache) for _ in range(count)]
@@ -201,6 +203,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenes", type=int, default=8)
     parser.add_argument("--cameras", default=",".join(CAMERAS))
+    parser.add_argument("--split", default="test", help="scene split (choices are made on val, never on test)")
+    parser.add_argument("--pair", choices=PAIRS, default="separate", help="which of each camera's ISP pairs (e) runs")
     parser.add_argument("--out", type=Path, default=Path("runs/blur-realism"))
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -208,8 +212,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     upi = upi_isp()
-    isps = {"upi": (upi, upi)} | {c: (load_isp(c),) * 2 for c in cameras}
-    all_scenes = scenes(args.scenes)
+    isps = {"upi": (upi, upi)} | {c: (load_isp(c, pair=args.pair),) * 2 for c in cameras}
+    print("; ".join(f"{c}: {isps[c][0].description}" for c in cameras), flush=True)
+    all_scenes = scenes(args.scenes, args.split)
     rows = [r for c in cameras for r in evaluate(c, all_scenes, isps)]
     (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
     print(

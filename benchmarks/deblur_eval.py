@@ -1,7 +1,8 @@
 """Does deblurring in RAW beat deblurring in sRGB? Scored on blur a simulated camera really records.
 
     python -m benchmarks.deblur_eval --weights runs/deblur [--scenes 12] [--size 192,288] [--gopro-crop 0]
-                                     [--timing-mp 12] [--out runs/deblur-eval]
+                                     [--timing-mp 12] [--methods a,b,c,d] [--pair separate|joint] [--split test]
+                                     [--out runs/deblur-eval]
 
 Test set: per camera (``nikon-d7000``, ``sony-a7r3``, and ``canon-550d``, held out: never used to make training
 data or tune anything, run through its body with the camera-agnostic ISP weights as ``blur_realism`` does), the same
@@ -20,7 +21,9 @@ camera's inverse and forward ISPs. Weights are read from ``--weights`` as ``debl
 (d) returns the photo plus the change the network made to the render (``Deblurrer(residual=True)``, the default).
 Diagnosis rows, not methods: (d) rendering the deblurred RAW alone, and the photo through the camera's inverse and
 forward ISPs with no network between them (the RAW net's weights with its output layer zeroed: the identity), the
-uncorrected round trip's own cost.
+uncorrected round trip's own cost. ``--methods`` runs a subset (by letter; the diagnoses come with d), ``--pair``
+chooses which of each camera's ISP pairs (d) runs through (``load_isp(pair=...)``); ``--split val`` scores on
+validation scenes, where choices are made.
 
 Scores: PSNR, SSIM and ST-LPIPS against the target; (d) minus (b) and (d) minus (c) with 95 % bootstrap intervals
 over scenes (each scene's difference averaged over cameras first, since the cameras share scenes). Then the real
@@ -51,7 +54,7 @@ from core_isp.cameras import get_camera
 from core_isp.image import CameraImage
 from core_isp.io.image_reader import read_image
 from core_isp.io.writers import write_jpeg
-from core_isp.isp import InferenceOptions
+from core_isp.isp import PAIRS, InferenceOptions
 from core_isp.metrics import bootstrap_interval, psnr, ssim, st_lpips
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
@@ -95,20 +98,22 @@ def scores(out: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
             "st_lpips": float(st_lpips(out, target))}  # fmt: skip
 
 
-def load_methods(weights: Path) -> dict[str, Path | None]:
-    files = {m: None if f is None else weights / f for m, f in METHODS.items()}
+def load_methods(weights: Path, letters: str = "abcd") -> dict[str, Path | None]:
+    """The methods whose letter is in ``letters``, each with its weight file (the diagnoses ride with d)."""
+    files = {m: None if f is None else weights / f for m, f in METHODS.items() if m[0] in letters}
     missing = [str(f) for f in files.values() if f is not None and not f.exists()]
     if missing:
         raise SystemExit(f"missing weights: {', '.join(missing)} (train them with tools/train_deblur.py)")
-    return {**files, ROUND_TRIP: files[list(METHODS)[3]], DIRECT: files[list(METHODS)[3]]}
+    raw_net = list(METHODS)[3]
+    return {**files, ROUND_TRIP: files[raw_net], DIRECT: files[raw_net]} if raw_net in files else files
 
 
 @functools.cache
 def deblurrer(weights: Path, camera: str | None, options: InferenceOptions, identity: bool = False,
-              residual: bool = True) -> Deblurrer:  # fmt: skip
+              residual: bool = True, pair: str = "separate") -> Deblurrer:  # fmt: skip
     """One per weights and camera: the network and the camera's ISPs are loaded once. ``identity``: the network's
     output layer zeroed, so it returns its input (its output is the input plus that layer's residual)."""
-    loaded = Deblurrer.load(weights, camera, options, residual=residual)
+    loaded = Deblurrer.load(weights, camera, options, residual=residual, pair=pair)
     if identity:
         torch.nn.init.zeros_(loaded.model.ending.weight)
         torch.nn.init.zeros_(loaded.model.ending.bias)
@@ -116,16 +121,16 @@ def deblurrer(weights: Path, camera: str | None, options: InferenceOptions, iden
 
 
 def run_method(files: dict[str, Path | None], method: str, photo: CameraImage, camera: str | None,
-               options: InferenceOptions) -> torch.Tensor:  # fmt: skip
+               options: InferenceOptions, pair: str = "separate") -> torch.Tensor:  # fmt: skip
     weights = files[method]
     if weights is None:
         return photo.pixels
     return deblurrer(weights, camera, options, method == ROUND_TRIP,
-                     method not in (ROUND_TRIP, DIRECT)).deblur(photo).srgb.pixels
+                     method not in (ROUND_TRIP, DIRECT), pair).deblur(photo).srgb.pixels
 
 
 def evaluate_simulated(files: dict[str, Path | None], cameras: list[str], all_scenes: list[Scene],
-                       options: InferenceOptions) -> list[dict]:  # fmt: skip
+                       options: InferenceOptions, pair: str = "separate") -> list[dict]:  # fmt: skip
     rows = []
     for camera in cameras:
         profile = get_profile(camera)
@@ -135,7 +140,7 @@ def evaluate_simulated(files: dict[str, Path | None], cameras: list[str], all_sc
             photo, target = blurry_photo(capture), quantised(capture.sharp_clean_srgb)
             s = capture.blurry.settings
             for method in files:
-                out = run_method(files, method, photo, camera, options)
+                out = run_method(files, method, photo, camera, options, pair)
                 rows.append({"camera": camera, "scene": i, "method": method, **scores(out, target), "iso": s.iso,
                              "exposure_time_s": s.exposure_time_s,
                              "extent_px": capture.path.extent_px(scene_size(scene))})  # fmt: skip
@@ -149,7 +154,7 @@ def scene_size(scene: Scene) -> tuple[int, int]:
 
 
 def evaluate_gopro(files: dict[str, Path | None], folder: Path, crop: int, options: InferenceOptions,
-                   figure: Path | None) -> list[dict]:  # fmt: skip
+                   figure: Path | None, pair: str = "separate") -> list[dict]:  # fmt: skip
     """The real pairs: no EXIF, so every method runs on the documented defaults (``crop`` > 0: centre crops).
     ``figure``: a contact sheet of a 256-pixel centre crop of each pair, input, the methods' outputs and the sharp
     frame."""
@@ -167,7 +172,7 @@ def evaluate_gopro(files: dict[str, Path | None], folder: Path, crop: int, optio
         y0, x0 = (photo.size_hw[0] - 256) // 2, (photo.size_hw[1] - 256) // 2
         for method in files:
             t0 = time.perf_counter()
-            out = quantised(run_method(files, method, photo, None, options))
+            out = quantised(run_method(files, method, photo, None, options, pair))
             seconds = time.perf_counter() - t0
             if method not in (ROUND_TRIP, DIRECT):
                 panels.append((out[..., y0 : y0 + 256, x0 : x0 + 256], f"{blurry_path.stem[:8]} {method[:1]}"))
@@ -176,7 +181,8 @@ def evaluate_gopro(files: dict[str, Path | None], folder: Path, crop: int, optio
             print(f"GoPro {blurry_path.stem} {method}: {rows[-1]['psnr']:.2f} dB", flush=True)
         panels.append((sharp[..., y0 : y0 + 256, x0 : x0 + 256], f"{blurry_path.stem[:8]} sharp"))
     if figure is not None and panels:
-        write_jpeg(figure, contact_sheet(panels, columns=len(METHODS) + 1), quality=90, overwrite=True)
+        columns = len([m for m in files if m not in (ROUND_TRIP, DIRECT)]) + 1
+        write_jpeg(figure, contact_sheet(panels, columns=columns), quality=90, overwrite=True)
     return rows
 
 
@@ -204,7 +210,8 @@ def markdown(rows: list[dict], cameras: list[str]) -> str:
 
     lines = ["| method | " + " | ".join(f"{c} PSNR" for c in cameras) + " | all: PSNR | SSIM | ST-LPIPS |",
              "|---|" + "---:|" * (len(cameras) + 3)]  # fmt: skip
-    for m in [*METHODS, ROUND_TRIP, DIRECT]:
+    present = [m for m in [*METHODS, ROUND_TRIP, DIRECT] if any(r["method"] == m for r in rows)]
+    for m in present:
         cells = " | ".join(f"{mean(m, 'psnr', c):.2f}" for c in cameras)
         lines.append(f"| {m} | {cells} | {mean(m, 'psnr'):.2f} | {mean(m, 'ssim'):.4f} | {mean(m, 'st_lpips'):.4f} |")
     scene_ids = sorted({r["scene"] for r in rows})
@@ -213,10 +220,13 @@ def markdown(rows: list[dict], cameras: list[str]) -> str:
         return np.array([np.mean([r[key] for r in rows if r["scene"] == s and r["method"] == method])
                          for s in scene_ids])  # fmt: skip
 
+    baselines = [m for m in list(METHODS)[:3] if m in present]
     for d, label in ((list(METHODS)[3], "(d)"), (DIRECT, "(d) without the correction")):
+        if d not in present or not baselines:
+            continue
         lines += ["", f"{label} minus each baseline, per-scene means over cameras, 95 % bootstrap over "
                   f"{len(scene_ids)} scenes:"]  # fmt: skip
-        for baseline in list(METHODS)[:3]:
+        for baseline in baselines:
             for key, unit in (("psnr", "dB"), ("ssim", ""), ("st_lpips", "")):
                 m, lo, hi = bootstrap_interval(per_scene(d, key) - per_scene(baseline, key), samples=BOOTSTRAP)
                 lines.append(f"- vs {baseline[:1]}, {key}: {m:+.3f} {unit} [{lo:+.3f}, {hi:+.3f}]")
@@ -247,18 +257,23 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=512)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--split", default="test", help="scene split (choices are made on val, never on test)")
+    parser.add_argument("--methods", default="a,b,c,d", help="letters of the methods to run (the diagnoses: with d)")
+    parser.add_argument("--pair", choices=PAIRS, default="separate", help="which of each camera's ISP pairs d runs")
     parser.add_argument("--out", type=Path, default=Path("runs/deblur-eval"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     options = InferenceOptions(tile=args.tile, device=args.device)
-    files = load_methods(args.weights)
+    files = load_methods(args.weights, args.methods.replace(",", ""))
     cameras = args.cameras.split(",")
     size = tuple(int(v) for v in args.size.split(","))
-    rows = evaluate_simulated(files, cameras, scenes("test", args.scenes, size, SEED), options)  # type: ignore[arg-type]
+    all_scenes = scenes(args.split, args.scenes, size, SEED)  # type: ignore[arg-type]
+    rows = evaluate_simulated(files, cameras, all_scenes, options, args.pair)
     report = [f"Machine: {machine_line()}", "", markdown(rows, cameras)]
-    gopro = evaluate_gopro(files, args.gopro, args.gopro_crop, options, args.figure) if args.gopro.is_dir() else []
+    gopro = evaluate_gopro(files, args.gopro, args.gopro_crop, options, args.figure,
+                           args.pair) if args.gopro.is_dir() else []  # fmt: skip
     if gopro:
         report += ["", "Real GoPro pairs (no EXIF: documented defaults):", "", gopro_markdown(gopro)]
     if args.timing_mp > 0:

@@ -24,14 +24,14 @@ their unclipped values extrapolate; the canonical inverse's are exact for highli
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
 
 from core_isp.cameras import GENERIC, Camera, CameraWeights, generic_weights, get_camera
-from core_isp.cameras.shipped import registry, weights_dir
+from core_isp.cameras.shipped import joint_weights, registry, weights_dir
 from core_isp.canonical import CanonicalParams, develop, undevelop, undevelop_rgb
 from core_isp.canonical.upi import upi_process, upi_unprocess, upi_unprocess_rgb
 from core_isp.checkpoint import CheckpointInfo, load_checkpoint
@@ -138,6 +138,8 @@ class LearnedISP:
     #: What the weights are, for logs and file descriptions (e.g. ``"canon-550d (camera-agnostic weights)"``, or
     #: ``"inverse weights runs/mine.safetensors"`` for a weight file).
     description: str = ""
+    #: The checkpoint file loaded per direction.
+    weight_files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def camera(self) -> str:
@@ -237,14 +239,25 @@ def uses_generic_weights(camera: Camera, direction: str) -> bool:
     return own is None or own == generic_weights().path(direction)
 
 
-def _weights_of(camera: Camera) -> tuple[CameraWeights, str]:
-    """A camera's own weights per direction, the camera-agnostic pair where it has none."""
+#: Which pair of a camera :func:`load_isp` loads: ``separate`` (each direction trained on its own, stages 1-2) or
+#: ``joint`` (the two fine-tuned together for the round trip, stage 3).
+PAIRS = ("separate", "joint")
+
+
+def _weights_of(camera: Camera, pair: str) -> tuple[CameraWeights, str]:
+    """A camera's own weights per direction, the camera-agnostic pair where it has none; with ``pair="joint"``, its
+    joint pair (the camera-agnostic one where it runs the camera-agnostic weights both ways), or the separate pair
+    where it has none (named in the description)."""
     generic = generic_weights()
     own = {d: camera.weights.path(d) for d in ("forward", "inverse")}
     files = CameraWeights(**{d: own[d] or generic.path(d) for d in own})
     agnostic = [d for d in own if uses_generic_weights(camera, d)]
     kind = "camera-agnostic weights" if len(agnostic) == 2 else (
         f"own weights, camera-agnostic {agnostic[0]}" if agnostic else "own weights")  # fmt: skip
+    if pair == "joint":
+        entry = GENERIC if len(agnostic) == 2 else camera.name if camera.origin == "shipped" else None
+        joint = joint_weights(entry) if entry else None
+        files, kind = (joint, f"{kind}, joint pair") if joint else (files, f"{kind}; no joint pair, separate pair")
     return files, f"{camera.name} ({camera.origin}, {kind})"
 
 
@@ -255,20 +268,26 @@ def load_isp(
     inverse_weights: str | Path | None = None,
     directions: Sequence[str] = ("forward", "inverse"),
     device: torch.device | str = "cpu",
+    pair: str = "separate",
 ) -> LearnedISP:
     """The learned ISP of a camera (name of a shipped or stored camera, or a :class:`Camera`; ``None`` or
     ``"generic"``: the camera-agnostic pair), or of given weight files, which take precedence per direction.
+    ``pair``: one of :data:`PAIRS`.
 
     Unknown names and wrong-direction files are refused with a one-line :class:`BadInputError`.
     """
+    if pair not in PAIRS:
+        raise BadInputError(f"pair must be one of {', '.join(PAIRS)}, got {pair!r}")
     if isinstance(camera, Camera):
-        files, description = _weights_of(camera)
+        files, description = _weights_of(camera, pair)
         name = camera.name
     elif camera in (None, GENERIC):
-        files, name, description = generic_weights(), GENERIC, "camera-agnostic weights"
+        joint = joint_weights(GENERIC) if pair == "joint" else None
+        files, name = joint or generic_weights(), GENERIC
+        description = "camera-agnostic weights" + (", joint pair" if joint else "")
     else:
         found = get_camera(camera)
-        files, description = _weights_of(found)
+        files, description = _weights_of(found, pair)
         name = found.name
     files_given = {"forward": forward_weights, "inverse": inverse_weights}
     given = {d: Path(p) for d, p in files_given.items() if p and d in directions}
@@ -286,4 +305,5 @@ def load_isp(
         model, info = load_checkpoint(path, direction=direction, device=device)  # type: ignore[arg-type]
         setattr(isp, f"{direction}_model", model)
         setattr(isp, f"{direction}_info", info)
+        isp.weight_files[direction] = path
     return isp

@@ -332,6 +332,9 @@ def test_the_ray_backend_makes_the_same_manifest(inputs: dict[str, Path], refere
 def test_bad_input(inputs: dict[str, Path], reference: Path, tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match=r"holds a different dataset .*seed"):
         run_job(JobSpec(_spec(inputs).inputs, "nikon-d7000", 3, 99, raw=True), reference, progress=False)
+    # Another pair of ISPs is another dataset: the weights that run are part of its identity.
+    with pytest.raises(BadInputError, match=r"holds a different dataset .*weights_sha256"):
+        run_job(_spec(inputs, raw=True, pair="separate"), reference, progress=False)
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video at all")
     with pytest.raises(BadInputError, match=r"junk\.mp4: cannot read as video"):

@@ -54,6 +54,27 @@ def test_shipped_weights_cover_every_tuning_camera_within_25_mb():
             assert entry[direction] == f"{source}.{direction}.safetensors"
 
 
+def test_joint_pairs_ship_where_they_beat_the_separate_pair_and_other_cameras_fall_back():
+    entries = registry()
+    joint = {name: entry["joint"] for name, entry in entries.items() if "joint" in entry}
+    assert set(joint) == {"generic", "nikon-d7000", "sony-a7r3"}
+    for name, entry in joint.items():
+        scores = entry["validation"]
+        assert ("forward" in entry) == (scores["joint"]["score"] > scores["separate"]["score"]), name
+        if "forward" in entry:
+            isp = load_isp(name, pair="joint")
+            assert isp.weight_files == {d: weights_dir() / entry[d] for d in ("forward", "inverse")}
+            assert isp.forward_info.training_stage == isp.inverse_info.training_stage == "joint"
+            assert "joint pair" in isp.description
+    # The held-out body runs the camera-agnostic weights both ways, so it takes their joint pair.
+    assert load_isp(HELD_OUT_PROFILES[0], pair="joint").weight_files == load_isp("generic", pair="joint").weight_files
+    # A body without a joint pair keeps its separate one, and says so.
+    d40 = load_isp("nikon-d40", pair="joint")
+    assert d40.weight_files == load_isp("nikon-d40").weight_files and "no joint pair" in d40.description
+    with pytest.raises(BadInputError, match="pair must be one of separate, joint, got 'both'"):
+        load_isp("nikon-d40", pair="both")
+
+
 def test_python_api_round_trip_shapes_and_refusals():
     isp = load_isp("samsung-s7")
     with warnings.catch_warnings():

@@ -2,6 +2,7 @@
 
     python tools/ship_default_weights.py [RUN_ROOT]        # after tools/train_default_weights.py
     python tools/ship_default_weights.py --bodies-only     # refresh the cameras' sensor/colour/noise entries
+    python tools/ship_default_weights.py --joint [RUN_ROOT] # after tools/train_default_weights.py --recipe joint
 
 Ships the camera-agnostic pre-trained pair ("generic") and the fine-tuned pair of each tuning profile, each
 from its best validation checkpoint. A camera's registry entry names its fine-tuned file only where that beats
@@ -9,6 +10,11 @@ the pre-trained start on the camera's own validation set (the fine-tune's valida
 names the generic file, and the registry records both scores. Every file keeps its metadata (config, profile,
 stage, training settings and step budget, code version, data-manifest hash); fp16 storage halves the size and
 is upcast at load.
+
+``--joint`` adds the stage-3 pairs (each trained from a shipped pair) to the registry, as an entry's ``joint``: the
+pair ships where its validation score (mean of the inverse's RAW PSNR and the round trip's sRGB PSNR, the paper's
+selection) on its run's validation batches beats the shipped pair it started from; the scores are recorded either
+way. Re-shipping the separate pairs drops the joint ones (they were trained from the old files).
 """
 
 from __future__ import annotations
@@ -49,6 +55,33 @@ def validation_psnr(run: Path, direction: str, weights: dict[str, Path]) -> dict
         model = load_checkpoint(path, direction=direction)[0]  # type: ignore[arg-type]
         scores[label] = round(validate({direction: model}, batches, settings.stage)["score"], 3)
     return scores
+
+
+def joint_scores(run: Path) -> dict[str, float]:
+    """The joint run's start (the shipped pair) and its best checkpoint, scored on the run's validation batches."""
+    settings = TrainSettings(**json.loads((run / "settings.json").read_text()))
+    batches = validation_batches(settings)
+    pairs = {"separate": {d: Path(getattr(settings, f"init_{d}")) for d in ("forward", "inverse")},
+             "joint": {d: run / f"{d}.best.safetensors" for d in ("forward", "inverse")}}  # fmt: skip
+    scores = {}
+    for label, files in pairs.items():
+        models = {d: load_checkpoint(f, direction=d)[0] for d, f in files.items()}  # type: ignore[arg-type]
+        scores[label] = {k: round(v, 3) for k, v in validate(models, batches, "joint").items()}
+    return scores
+
+
+def ship_joint(root: Path) -> None:
+    cameras = json.loads((WEIGHTS / "registry.json").read_text())["cameras"]
+    for run in sorted(p for p in root.iterdir() if (p / "settings.json").exists()):
+        scores = joint_scores(run)
+        entry = cameras[run.name]
+        entry["joint"] = {"validation": scores}
+        if scores["joint"]["score"] > scores["separate"]["score"]:
+            for d in ("forward", "inverse"):
+                entry["joint"][d] = f"{run.name}.joint.{d}.safetensors"
+                ship(run / f"{d}.best.safetensors", WEIGHTS / entry["joint"][d], d)
+        print(f"{run.name}: {scores} -> {'shipped' if 'forward' in entry['joint'] else 'not shipped'}", flush=True)
+    write_registry(cameras)
 
 
 def with_bodies(cameras: dict[str, dict]) -> dict[str, dict]:
@@ -105,5 +138,7 @@ def main(root: Path) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--bodies-only"]:  # refresh the camera descriptions without re-shipping weights
         write_registry(json.loads((WEIGHTS / "registry.json").read_text())["cameras"])
+    elif sys.argv[1:2] == ["--joint"]:
+        ship_joint(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "joint")
     else:
         main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "defaults")

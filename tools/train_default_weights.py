@@ -1,6 +1,6 @@
 """Train the shipped default weights, reproducibly (committed budgets, seeds and data manifest).
 
-    python tools/train_default_weights.py [--recipe cpu|gpu|quick] [RUN_ROOT]   # default: runs/<recipe folder>
+    python tools/train_default_weights.py [--recipe cpu|gpu|quick|joint] [RUN_ROOT]   # default: runs/<recipe folder>
 
 Recipe ``cpu`` (2-core CPU, ``small`` config):
 
@@ -19,6 +19,11 @@ Recipe ``quick`` (2-core CPU, ``small`` config, under 30 minutes with its scorin
 variants on an eighteenth of the CPU recipe's training pixels (crops of 64 px, 250 steps), with no fine-tunes and
 no D30; ``python -m benchmarks.eval_isp --ablation-only --ablation-runs runs/ablation-quick --shots 16`` scores it.
 It exists to check the direction of each ablation claim from a fresh clone, not its size.
+
+Recipe ``joint`` (2-core CPU, ``base`` config under bf16 autocast): the paper's stage 3 from the *shipped* pairs
+in ``core_isp/weights``: inverse and forward of one pair trained together (inverse + cycle + forward loss,
+``docs/decisions.md`` 6) on the camera's own simulated shots, for the camera-agnostic pair (on the five tuning
+profiles) and the two tuning bodies the apps are measured on. ``tools/ship_default_weights.py --joint`` stores them.
 
 Every run is resumable: a finished run is skipped, a stopped one continues (``Trainer(resume=True)``). Each
 checkpoint records its training settings, step count, code version and data-manifest hash;
@@ -41,6 +46,9 @@ TUNING = ("nikon-d7000", "nikon-d90", "nikon-d40", "sony-a7r3", "samsung-s7")
 PRETRAIN_STEPS = 2000
 FINETUNE_STEPS = 300
 QUICK_STEPS = 250
+JOINT_STEPS = 200
+#: Stage 3 runs: name -> (simulated profiles, the shipped pair it starts from).
+JOINT_PAIRS = {"generic": TUNING, "nikon-d7000": ("nikon-d7000",), "sony-a7r3": ("sony-a7r3",)}
 ABLATIONS = {"nodropout": {"optics_dropout_p": 0.0}, "colour": {"embedding": "colour"}, "none": {"embedding": "none"}}
 
 
@@ -52,6 +60,8 @@ class Recipe:
     pretrain_steps: int = PRETRAIN_STEPS
     #: Steps 3 and 4: the per-camera fine-tunes and the D30.
     finetune: bool = True
+    #: Stage 3 from the shipped pairs instead of steps 1-4.
+    joint: bool = False
 
 
 RECIPES = {
@@ -62,6 +72,8 @@ RECIPES = {
     "quick": Recipe(dict(config="small", batch_size=8, crop=64, lr=1e-3, lr_step_every=100, lr_gamma=0.8,
                          val_samples=16, seed=42), {"paramisp": {}, **ABLATIONS}, pretrain_steps=QUICK_STEPS,
                     finetune=False),
+    "joint": Recipe(dict(config="base", batch_size=16, crop=96, lr=1e-4, lr_step_every=1000, lr_gamma=0.8,
+                         val_samples=32, seed=42, bf16_autocast=True), joint=True),
 }  # fmt: skip
 
 
@@ -93,7 +105,20 @@ def d30_cache(root: Path) -> Path:
     return cache
 
 
+def joint_pairs(root: Path, recipe: Recipe) -> None:
+    """Stage 3 for each of :data:`JOINT_PAIRS`, from its shipped pair."""
+    weights = ROOT / "core_isp" / "weights"
+    for name, profiles in JOINT_PAIRS.items():
+        init = {f"init_{d}": str(weights / f"{name}.{d}.safetensors") for d in ("forward", "inverse")}
+        settings = TrainSettings(stage="joint", direction="both", data="sim:" + ",".join(profiles), steps=JOINT_STEPS,
+                                 val_every=50, **recipe.common, **init)  # fmt: skip
+        run(settings, root / name, recipe.workers)
+
+
 def main(root: Path, recipe: Recipe) -> None:
+    if recipe.joint:
+        joint_pairs(root, recipe)
+        return
     sim = "sim:" + ",".join(TUNING)
     common, workers = recipe.common, recipe.workers
     for variant, changes in recipe.variants.items():
@@ -123,5 +148,6 @@ if __name__ == "__main__":
     parser.add_argument("--recipe", choices=RECIPES, default="cpu")
     parser.add_argument("run_root", nargs="?", type=Path)
     args = parser.parse_args()
-    default_root = ROOT / "runs" / {"cpu": "defaults", "gpu": "defaults-gpu", "quick": "ablation-quick"}[args.recipe]
+    folders = {"cpu": "defaults", "gpu": "defaults-gpu", "quick": "ablation-quick", "joint": "joint"}
+    default_root = ROOT / "runs" / folders[args.recipe]
     main(args.run_root or default_root, RECIPES[args.recipe])

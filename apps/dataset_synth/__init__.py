@@ -3,6 +3,7 @@ forward ISP (see :mod:`apps.dataset_synth.synth` for the physics, :mod:`apps.dat
 
 from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults
 from apps.dataset_synth.synth import (
+    DEFAULT_PAIR,
     BlurSample,
     BlurSynthesizer,
     SynthSettings,
@@ -10,6 +11,7 @@ from apps.dataset_synth.synth import (
 )
 
 __all__ = [
+    "DEFAULT_PAIR",
     "BlurSample",
     "BlurShotSpec",
     "BlurSynthesizer",

@@ -8,7 +8,7 @@ import typer
 
 from apps.dataset_synth.dataset import BACKENDS, FORMATS, JobSpec, Shard, run_job
 from apps.dataset_synth.shot import BlurShotSpec, FrameDefaults, parse_choice
-from apps.dataset_synth.synth import SynthSettings
+from apps.dataset_synth.synth import DEFAULT_PAIR, SynthSettings
 from core_isp.errors import BadInputError
 from paramisp.cli.common import check_choice, command_context, emit_json, inference_options, log, set_threads
 from paramisp.cli.main import app
@@ -16,6 +16,7 @@ from paramisp.cli.options import (
     DeviceOption,
     JsonOption,
     OutOption,
+    PairOption,
     PrecisionOption,
     ThreadsOption,
     TileOption,
@@ -66,6 +67,7 @@ def synth_blur_command(
     threads: ThreadsOption = None,
     tile: TileOption = 512,
     precision: PrecisionOption = "fp32",
+    pair: PairOption = DEFAULT_PAIR,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -90,7 +92,7 @@ def synth_blur_command(
             highlight_gain=gains, white_balance=wb, frame_defaults=defaults, max_step_px=max_step or None,
             fit_level=fit_level, residual=residual,
         )  # fmt: skip
-        spec = JobSpec(tuple(inputs), camera, window, seed, settings, fmt, quality, raw)
+        spec = JobSpec(tuple(inputs), camera, window, seed, settings, fmt, quality, raw, pair=pair)
         options = inference_options(tile, device, precision)
         report = run_job(spec, out, options, Shard.parse(shard), workers, backend)
         log.info("%d samples (%d made, %d already there) in %.0f s -> %s", report.samples, report.made,

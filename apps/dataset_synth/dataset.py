@@ -33,8 +33,8 @@ import torch
 from tqdm import tqdm
 
 from apps.dataset_synth.sources import SamplePlan, plan_samples, read_samples
-from apps.dataset_synth.synth import BlurSample, BlurSynthesizer, SynthSettings
-from core_isp.cameras import Camera, generic_weights, get_camera
+from apps.dataset_synth.synth import DEFAULT_PAIR, BlurSample, BlurSynthesizer, SynthSettings
+from core_isp.cameras import Camera, get_camera
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.io.dng import write_dng
@@ -85,11 +85,12 @@ class JobSpec:
     raw: bool = False
     forward_weights: str | None = None
     inverse_weights: str | None = None
+    #: Which of the camera's pairs runs (:data:`core_isp.isp.PAIRS`).
+    pair: str = DEFAULT_PAIR
 
     def identity(self, camera: Camera, isp: LearnedISP) -> dict[str, object]:
         """``dataset.json``'s content: inputs (with sizes), camera, the weights that run, settings, seed."""
-        given = {"forward": self.forward_weights, "inverse": self.inverse_weights}
-        files = {d: Path(given[d]) if given[d] else camera.weights.path(d) or generic_weights().path(d) for d in given}
+        files = isp.weight_files
         return {
             "tool": "paramisp synth-blur",
             "inputs": [{"path": str(Path(p).resolve()), "bytes": _size(p)} for p in self.inputs],
@@ -128,7 +129,8 @@ class Synthesizer:
     def __post_init__(self) -> None:
         self.camera = get_camera(self.spec.camera)
         self.isp = load_isp(self.camera, forward_weights=self.spec.forward_weights,
-                            inverse_weights=self.spec.inverse_weights, device=self.options.device)  # fmt: skip
+                            inverse_weights=self.spec.inverse_weights, device=self.options.device,
+                            pair=self.spec.pair)  # fmt: skip
 
     def make(self, plan: SamplePlan, frames: list[CameraImage]) -> BlurSample:
         synth = BlurSynthesizer(self.camera, self.isp, self.isp, self.spec.settings, self.options)

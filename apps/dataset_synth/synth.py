@@ -70,6 +70,11 @@ CLIPPED_LEVEL = 0.995
 HIGHLIGHT_TAPER_PLANE_PX = 2.0
 
 
+#: The ISP pair synth-blur runs unless told: the camera's jointly fine-tuned pair where it ships one (chosen on
+#: validation scenes, ``benchmarks/RESULTS.md`` "Joint pairs"; the separate pair elsewhere, see ``load_isp``).
+DEFAULT_PAIR = "joint"
+
+
 @dataclass(frozen=True)
 class SynthSettings:
     """Everything that shapes a synthesised sample besides its frames, camera and seed."""

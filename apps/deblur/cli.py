@@ -39,6 +39,7 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    PairOption,
     PrecisionOption,
     QualityOption,
     SrgbFormatOption,
@@ -69,6 +70,7 @@ def deblur_command(
     threads: ThreadsOption = None,
     tile: TileOption = 512,
     precision: PrecisionOption = "fp32",
+    pair: PairOption = "separate",
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -82,7 +84,7 @@ def deblur_command(
         suffix = SRGB_FORMATS[check_choice("--format", fmt, SRGB_FORMATS)]
         set_threads(threads)
         deblurrer = Deblurrer.load(weights, camera, inference_options(tile, device, precision), white_balance=wb,
-                                   residual=residual)
+                                   residual=residual, pair=pair)
         if raw and deblurrer.domain != "raw":
             raise BadInputError(f"--raw needs RAW-domain weights; {deblurrer.weights.name} works in sRGB")
 

@@ -141,6 +141,8 @@ class Deblurrer:
     #: learned round trip's own error cancels (:func:`core_isp.chain.correct_round_trip`); one more forward pass.
     #: False renders the deblurred RAW alone (its benchmark: about 1 dB lower, all of it the round trip's error).
     residual: bool = True
+    #: Which of a camera's ISP pairs runs (:data:`core_isp.isp.PAIRS`) where ``isp`` is not given.
+    pair: str = "separate"
     _isps: dict[tuple[object, ...], ISP] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -153,6 +155,7 @@ class Deblurrer:
         white_balance: str | None = None,
         domain: Domain | None = None,
         residual: bool = True,
+        pair: str = "separate",
     ) -> Deblurrer:
         """Weights from a file, else the shipped ones of ``domain`` (default RAW); refuses other files in one line."""
         o = options or InferenceOptions()
@@ -162,7 +165,7 @@ class Deblurrer:
                                 "a weights file")  # fmt: skip
         model, info = load_weights(path, domain, o.device)
         fixed = get_camera(camera) if isinstance(camera, str) else camera
-        return cls(model, info, path, fixed, isp, o, white_balance, residual)
+        return cls(model, info, path, fixed, isp, o, white_balance, residual, pair)
 
     @property
     def domain(self) -> Domain:
@@ -185,7 +188,7 @@ class Deblurrer:
             return self.isp
         key = (None,) if camera is None else (camera.name, camera.weights.forward, camera.weights.inverse)
         if key not in self._isps:
-            self._isps[key] = load_isp(camera, device=self.options.device)
+            self._isps[key] = load_isp(camera, device=self.options.device, pair=self.pair)
         return self._isps[key]
 
     def _base_record(self, meta: CameraMetadata, camera_name: str, isp: ISP) -> dict[str, object]:

@@ -2,7 +2,9 @@
 
 Each entry names a camera's weight files per direction and, for a camera body, its sensor, colour and noise
 description (written by ``tools/ship_default_weights.py`` from the simulated profiles). The entry ``generic`` is
-the camera-agnostic pair: weights without a body, used for any camera that has none of its own.
+the camera-agnostic pair: weights without a body, used for any camera that has none of its own. An entry's
+``joint`` names its jointly fine-tuned pair (the paper's stage 3, ``tools/train_default_weights.py --recipe joint``)
+where one ships, with the validation scores that chose it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ def generic_weights() -> CameraWeights:
     if entry is None:
         raise BadInputError("no camera-agnostic weights in this installation (core_isp/weights/registry.json)")
     return CameraWeights(forward=weights_dir() / entry["forward"], inverse=weights_dir() / entry["inverse"])
+
+
+def joint_weights(name: str) -> CameraWeights | None:
+    """The jointly fine-tuned pair of the registry entry ``name`` (a shipped camera or ``generic``); None where it
+    ships none."""
+    files = registry().get(name, {}).get("joint", {})
+    if not all(d in files for d in ("forward", "inverse")):
+        return None
+    return CameraWeights(forward=weights_dir() / files["forward"], inverse=weights_dir() / files["inverse"])
 
 
 @cache

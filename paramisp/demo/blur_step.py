@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from apps.cam2cam.evaluation import quantised
-from apps.dataset_synth import BlurSample, BlurShotSpec, BlurSynthesizer, SynthSettings
+from apps.dataset_synth import DEFAULT_PAIR, BlurSample, BlurShotSpec, BlurSynthesizer, SynthSettings
 from apps.dataset_synth.sources import plan_samples, read_samples
 from apps.deblur import Deblurrer, srgb_average
 from core_isp import orientation
@@ -91,7 +91,7 @@ def run_synth(ctx: DemoContext) -> Section:
     folder = ctx.step_dir(KEY_SYNTH)
     rng = ctx.rng(SALT_SYNTH)
     camera = get_camera(CAMERA)
-    isp = load_isp(camera)
+    isp = load_isp(camera, pair=DEFAULT_PAIR)
     synth = BlurSynthesizer(camera, isp, isp, SynthSettings(), ctx.options)
     seeds = [int(s) for s in rng.integers(0, 2**62, SAMPLES)]
     if ctx.clip is not None:

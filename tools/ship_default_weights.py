@@ -46,28 +46,31 @@ def ship(source: Path, target: Path, direction: str) -> None:
     )
 
 
+def validation_scores(run: Path, candidates: dict[str, dict[str, Path]]) -> dict[str, dict[str, float]]:
+    """Each candidate (label -> weight file per direction) scored on the validation batches of the run in ``run``,
+    as its trainer scores them (dB)."""
+    settings = TrainSettings(**json.loads((run / "settings.json").read_text()))
+    batches = validation_batches(settings)
+    scores = {}
+    for label, files in candidates.items():
+        models = {d: load_checkpoint(f, direction=d)[0] for d, f in files.items()}  # type: ignore[arg-type]
+        scores[label] = {k: round(v, 3) for k, v in validate(models, batches, settings.stage).items()}
+    return scores
+
+
 def validation_psnr(run: Path, direction: str, weights: dict[str, Path]) -> dict[str, float]:
     """Each of ``weights`` scored on the validation batches of the fine-tune in ``run`` (dB)."""
-    settings = TrainSettings(**json.loads((run / "settings.json").read_text()))
-    batches = validation_batches(settings)
-    scores = {}
-    for label, path in weights.items():
-        model = load_checkpoint(path, direction=direction)[0]  # type: ignore[arg-type]
-        scores[label] = round(validate({direction: model}, batches, settings.stage)["score"], 3)
-    return scores
+    scores = validation_scores(run, {label: {direction: path} for label, path in weights.items()})
+    return {label: s["score"] for label, s in scores.items()}
 
 
-def joint_scores(run: Path) -> dict[str, float]:
+def joint_scores(run: Path) -> dict[str, dict[str, float]]:
     """The joint run's start (the shipped pair) and its best checkpoint, scored on the run's validation batches."""
-    settings = TrainSettings(**json.loads((run / "settings.json").read_text()))
-    batches = validation_batches(settings)
-    pairs = {"separate": {d: Path(getattr(settings, f"init_{d}")) for d in ("forward", "inverse")},
-             "joint": {d: run / f"{d}.best.safetensors" for d in ("forward", "inverse")}}  # fmt: skip
-    scores = {}
-    for label, files in pairs.items():
-        models = {d: load_checkpoint(f, direction=d)[0] for d, f in files.items()}  # type: ignore[arg-type]
-        scores[label] = {k: round(v, 3) for k, v in validate(models, batches, "joint").items()}
-    return scores
+    settings = json.loads((run / "settings.json").read_text())
+    return validation_scores(run, {
+        "separate": {d: Path(settings[f"init_{d}"]) for d in ("forward", "inverse")},
+        "joint": {d: run / f"{d}.best.safetensors" for d in ("forward", "inverse")},
+    })  # fmt: skip
 
 
 def ship_joint(root: Path) -> None:

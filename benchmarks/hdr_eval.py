@@ -3,7 +3,7 @@ merges and inverse tone mapping.
 
     python -m benchmarks.hdr_eval [--cameras A,B,...] [--views 4] [--size 384x576] [--brackets 3x2,3x1.5,5x2,5x1.5]
                                   [--isos 100,800] [--split test] [--bootstrap 2000] [--no-timing] [--json ROWS]
-                                  [--inverse-weights DIR]
+                                  [--inverse-weights DIR] [--pair brackets] [--no-response]
     python -m benchmarks.hdr_eval --report ROWS [the same options]     # the report again from saved rows
 
 Scenes: ``--views`` random views of every HDR radiance map of the split (``core_isp.simulation.bracket``; the test split
@@ -14,15 +14,16 @@ length (least vignetting), under one illuminant per view (3000-7000 K, uniform i
 The truth is the scene's linear RGB (sRGB primaries, D65); the in-camera lens-shading correction is partial, so a
 RAW-domain result keeps up to ~0.1 stop more corner falloff than the JPEGs (neither method corrects it).
 
-Merges: this tool (the camera's learned inverse ISP; ``canon-550d``, held out, has the camera-agnostic weights, as
-``get_camera`` gives it); three ablations of it: the same merge with the canonical inverse (sRGB curve, the camera's
-matrix), the same merged RAW demosaicked in light instead of in stops, and every frame given the middle frame's exposure
-time on its way through the inverse ISP (the exposure normalisation still uses each frame's own: what the per-frame
-parameters are worth); OpenCV's Debevec and Robertson merges each with its own response calibration, OpenCV's Debevec
-merge through the plain sRGB curve, and the middle frame alone, sRGB-decoded. Expand (on each middle frame): the frame
-sRGB-decoded, the inverse of Reinhard's global operator (Banterle et al. 2006 without their expand map; ``L_white`` the
-best of 4, 16, 64 on these scenes, in the baseline's favour), this tool's inverse ISP without and with highlight
-extension.
+Merges: this tool (the camera's learned inverse ISP, conditioned for brackets as ``paramisp hdr`` runs it; ``--pair
+separate`` for the plain one, whose merge fits the response correction, ``--no-response`` to switch that off;
+``canon-550d``, held out, has the camera-agnostic weights, as ``get_camera`` gives it); three ablations of it: the same
+merge with the canonical inverse (sRGB curve, the camera's matrix), the same merged RAW demosaicked in light instead of
+in stops, and every frame given the middle frame's exposure time on its way through the inverse ISP (the exposure
+normalisation still uses each frame's own: what the per-frame parameters are worth); OpenCV's Debevec and Robertson
+merges each with its own response calibration, OpenCV's Debevec merge through the plain sRGB curve, and the middle frame
+alone, sRGB-decoded. Expand (on each middle frame): the frame sRGB-decoded, the inverse of Reinhard's global operator
+(Banterle et al. 2006 without their expand map; ``L_white`` the best of 4, 16, 64 on these scenes, in the baseline's
+favour), this tool's inverse ISP without and with highlight extension.
 
 Scores (``core_isp.metrics.hdr``), after one global scale fitted in the log domain (least squares on log luminance) and
 the truth scaled to a median luminance of 100 cd/m^2: log2-RMSE of luminance (stops; both floored at 0.005 cd/m^2) and
@@ -39,6 +40,7 @@ Needs ``opencv-python-headless`` (benchmark only). Prints Markdown.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -52,12 +54,13 @@ import cv2
 import numpy as np
 import torch
 
-from apps.hdr import HdrMaker, HighlightSettings, MergeSettings
+from apps.hdr import DEFAULT_PAIR, HdrMaker, HighlightSettings, MergeSettings
+from apps.hdr.merge import bracket_conditioned
 from apps.hdr.output import raw_to_linear
 from core_isp.cameras import Camera, get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
-from core_isp.isp import ISP, InferenceOptions, canonical_isp, load_isp, uses_generic_weights
+from core_isp.isp import ISP, PAIRS, InferenceOptions, canonical_isp, load_isp, uses_generic_weights
 from core_isp.metadata import CameraMetadata
 from core_isp.metrics import bootstrap_interval
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores, log_fit_scale
@@ -125,33 +128,39 @@ def inverse_reinhard(photo: CameraImage, white: float) -> np.ndarray:
 
 
 @dataclass
-class OneExposureInverse:
-    """An ISP whose inverse is told one exposure time for every frame (the per-frame EXIF ablation)."""
+class _Wrapped:
+    """An ISP around another, whose forward and bracket conditioning it passes on."""
 
     isp: ISP
-    exposure_time_s: float
-    name: str = "one exposure"
-    description: str = ""
+
+    @property
+    def bracket_conditioned(self) -> bool:
+        return bracket_conditioned(self.isp)
 
     def forward(self, raw, meta, options=None):  # type: ignore[no-untyped-def]
         return self.isp.forward(raw, meta, options)
+
+
+@dataclass
+class OneExposureInverse(_Wrapped):
+    """An ISP whose inverse is told one exposure time for every frame (the per-frame EXIF ablation)."""
+
+    exposure_time_s: float
+    name: str = "one exposure"
+    description: str = ""
 
     def inverse(self, srgb, meta, options=None):  # type: ignore[no-untyped-def]
         return self.isp.inverse(srgb, [m.replace(exposure_time_s=self.exposure_time_s) for m in meta], options)
 
 
 @dataclass
-class CachedInverse:
+class CachedInverse(_Wrapped):
     """An ISP whose inverse remembers its results per input tensor: the frames shared by several brackets (and the
     middle frame ``expand`` takes) go through the network once."""
 
-    isp: ISP
     name: str = "cached"
     description: str = ""
     results: dict[tuple, torch.Tensor] = field(default_factory=dict)
-
-    def forward(self, raw, meta, options=None):  # type: ignore[no-untyped-def]
-        return self.isp.forward(raw, meta, options)
 
     def inverse(self, srgb, meta, options=None):  # type: ignore[no-untyped-def]
         key = (srgb.data_ptr(), tuple(srgb.shape), tuple(meta))
@@ -170,12 +179,14 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
     canonical = CachedInverse(canonical_isp())
     for camera_name in args.cameras.split(","):
         camera = get_camera(camera_name)
-        learned = CachedInverse(load_isp(camera, directions=("inverse",),
+        learned = CachedInverse(load_isp(camera, directions=("inverse",), pair=args.pair,
                                          inverse_weights=other_inverse(camera, args.inverse_weights)))
         options = InferenceOptions(tile=512)
-        tool = HdrMaker(camera, learned, MergeSettings(), options)
+        merge = MergeSettings(response=None) if args.no_response else MergeSettings()
+        tool = HdrMaker(camera, learned, merge, options)
         ablation = HdrMaker(camera, canonical, MergeSettings(), options)
-        flat = HdrMaker(camera, learned, MergeSettings(highlights=HighlightSettings(max_stops=0.0)), options)
+        no_extension = dataclasses.replace(merge, highlights=HighlightSettings(max_stops=0.0))
+        flat = HdrMaker(camera, learned, no_extension, options)
         for s, scene in enumerate(scenes):
             truth = scene.linear_rgb.double().numpy()
             for iso in isos:
@@ -195,7 +206,7 @@ def evaluate(args: argparse.Namespace, scenes: list[Scene]) -> list[dict]:
                         # The global scale fit makes the cd/m^2 scale irrelevant.
                         MERGES[2]: raw_to_linear(merged.raw.pixels.double(), merged.raw.metadata, in_stops=False)[0]
                         .numpy(),
-                        MERGES[3]: HdrMaker(camera, one_exposure, MergeSettings(), options).merge(frames)
+                        MERGES[3]: HdrMaker(camera, one_exposure, merge, options).merge(frames)
                         .image.pixels[0].double().numpy(),
                         **{m: classic_merge(m, frames) for m in CLASSIC},
                         MERGES[7]: srgb_decode(shots[0.0].pixels)[0].double().numpy(),
@@ -361,8 +372,8 @@ def measure(method: str, bracket: Path, camera: str) -> None:
         pass
     elif method in (MERGES[0], THIS_TOOL_BF16):
         dtype = torch.bfloat16 if method == THIS_TOOL_BF16 else torch.float32
-        maker = HdrMaker(get_camera(camera), load_isp(camera, directions=("inverse",)), MergeSettings(),
-                         InferenceOptions(tile=512, localnet_dtype=dtype))  # fmt: skip
+        inverse = load_isp(camera, directions=("inverse",), pair=DEFAULT_PAIR)
+        maker = HdrMaker(get_camera(camera), inverse, MergeSettings(), InferenceOptions(tile=512, localnet_dtype=dtype))
         start = time.perf_counter()  # the weights' loading is not the merge's
         maker.merge(frames)
     else:
@@ -410,6 +421,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every row here")
     parser.add_argument("--inverse-weights", type=Path, help="a folder of <camera>.inverse.safetensors (generic.* for "
                         "cameras with the camera-agnostic weights) to use instead of the shipped inverse where present")
+    parser.add_argument("--pair", default=DEFAULT_PAIR, choices=PAIRS, help="the cameras' weights (load_isp's pair)")
+    parser.add_argument("--no-response", action="store_true", help="merge without the response correction (ablation)")
     parser.add_argument("--report", type=Path, help="print the report of rows an earlier --json wrote (same options)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--bracket", type=Path, help=argparse.SUPPRESS)

@@ -2,6 +2,7 @@
 
     python -m benchmarks.hdr_handheld [--cameras nikon-d7000,sony-a7r3,canon-550d] [--views 2] [--size 256x384]
                                       [--iso 100] [--bracket 3x2] [--split test] [--bootstrap 2000]
+                                      [--pair brackets]
 
 The HDR benchmark's shots (:func:`core_isp.simulation.bracket.render_bracket`, test-split radiance maps unless
 ``--split`` says otherwise, the held-out ``canon-550d`` with the camera-agnostic weights), with the frames other
@@ -31,10 +32,10 @@ import sys
 import numpy as np
 import torch
 
-from apps.hdr import HdrMaker, MergeSettings
+from apps.hdr import DEFAULT_PAIR, HdrMaker, MergeSettings
 from benchmarks.hdr_eval import CachedInverse, classic_merge, interval_cell, per_scene
 from core_isp.cameras import get_camera
-from core_isp.isp import InferenceOptions, load_isp
+from core_isp.isp import PAIRS, InferenceOptions, load_isp
 from core_isp.metrics.hdr import HDR_SCORE_KEYS, hdr_scores
 from core_isp.simulation.blur_capture import warp_scene
 from core_isp.simulation.bracket import bracket_evs, bracket_photos, hdr_scene_views, render_bracket
@@ -95,7 +96,7 @@ def evaluate(args: argparse.Namespace) -> list[dict]:
     rows = []
     for camera_name in args.cameras.split(","):
         camera = get_camera(camera_name)
-        learned = CachedInverse(load_isp(camera, directions=("inverse",)))
+        learned = CachedInverse(load_isp(camera, directions=("inverse",), pair=args.pair))
         makers = {m: HdrMaker(camera, learned, s, InferenceOptions(tile=512)) for m, s in TOOL.items()}
         for v, scene in enumerate(scenes):
             for c, case in enumerate(CASES):
@@ -150,6 +151,7 @@ def main() -> None:
     parser.add_argument("--iso", type=float, default=100.0)
     parser.add_argument("--bracket", default="3x2", help="frames x EV spacing")
     parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--pair", default=DEFAULT_PAIR, choices=PAIRS, help="the cameras' weights (load_isp's pair)")
     args = parser.parse_args()
     torch.manual_seed(SEED)
     print(markdown(evaluate(args), args))

@@ -4,11 +4,17 @@ The metadata (all strings) holds ``format_version``, ``direction``, ``config`` (
 ``training_stage``, ``code_version``, ``data_manifest_hash`` and ``weights_dtype``. Weights may be stored in
 fp16 (half the size) and are upcast to fp32 when loaded. Loading refuses, with a one-line reason, a file of
 another format version, direction or config.
+
+A *conditioning file* holds only a network's conditioning (ParamNet and the modulation layers,
+:data:`~core_isp.models.paramisp.CONDITIONING_PREFIXES`: a few percent of its weights) from a fine-tune that trained
+nothing else, with the same metadata plus ``conditioning_base_sha256``, the hash of the checkpoint it was trained
+from. ``load_checkpoint(base, conditioning=file)`` loads it over that checkpoint and no other.
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,9 +24,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from core_isp.errors import BadInputError, DamagedWeightsError
+from core_isp.io.checksums import file_sha256
 from core_isp.io.writers import atomic_write
 from core_isp.models.config import ParamISPConfig, get_config
-from core_isp.models.paramisp import DIRECTIONS, Direction, ParamISP
+from core_isp.models.paramisp import DIRECTIONS, Direction, ParamISP, is_conditioning
 
 FORMAT_VERSION = "1"
 #: Stages of the recipe a checkpoint can come from; "init" is an untrained network.
@@ -28,6 +35,8 @@ FORMAT_VERSION = "1"
 # same optimiser settings; the file records which stage wrote it, so a loader can tell them apart.
 TRAINING_STAGES = ("init", "pretrain", "finetune", "joint")
 WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+#: Metadata key of a conditioning file (module notes).
+CONDITIONING_BASE_KEY = "conditioning_base_sha256"
 
 
 @dataclass(frozen=True)
@@ -92,10 +101,13 @@ def save_checkpoint(
     training: str = "{}",
     overwrite: bool = True,
     trained_by: str | None = None,
+    conditioning_of: str | Path | None = None,
 ) -> CheckpointInfo:
     """Write ``model``'s weights and identity to ``path`` (a ``.safetensors`` file), atomically.
 
     ``trained_by``: the code version that trained the weights, when it is not this one (a re-saved copy).
+    ``conditioning_of``: write a conditioning file over this checkpoint instead (module notes); only ``model``'s
+    conditioning is written, so the rest of it must be that checkpoint's.
     """
     if training_stage not in TRAINING_STAGES:
         raise BadInputError(f"training_stage must be one of {TRAINING_STAGES}, got {training_stage!r}")
@@ -112,17 +124,28 @@ def save_checkpoint(
         weights_dtype=weights_dtype,
         training=training,
     )
-    write_weights(path, model, info.to_metadata(), weights_dtype, overwrite)
+    metadata = info.to_metadata()
+    if conditioning_of is not None:
+        metadata[CONDITIONING_BASE_KEY] = file_sha256(conditioning_of)
+    keep = is_conditioning if conditioning_of is not None else None
+    write_weights(path, model, metadata, weights_dtype, overwrite, keep)
     return info
 
 
 def write_weights(
-    path: str | Path, model: torch.nn.Module, metadata: dict[str, str], weights_dtype: str, overwrite: bool
+    path: str | Path,
+    model: torch.nn.Module,
+    metadata: dict[str, str],
+    weights_dtype: str,
+    overwrite: bool,
+    keep: Callable[[str], bool] | None = None,
 ) -> None:
-    """A module's state as one ``.safetensors`` file with string ``metadata``, atomically (temp name, then rename):
-    the one writer of every weight file paramisp makes (ISPs here, apps' networks too)."""
+    """A module's state (the entries ``keep`` accepts; all by default) as one ``.safetensors`` file with string
+    ``metadata``, atomically (temp name, then rename): the one writer of every weight file paramisp makes (ISPs
+    here, apps' networks too)."""
     dtype = WEIGHT_DTYPES[weights_dtype]
-    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
+    state = model.state_dict().items()
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in state if keep is None or keep(k)}
     with atomic_write(path, overwrite=overwrite) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
@@ -167,12 +190,32 @@ def load_checkpoint(
     direction: Direction,
     config: str | ParamISPConfig | None = None,
     device: torch.device | str = "cpu",
+    conditioning: str | Path | None = None,
 ) -> tuple[ParamISP, CheckpointInfo]:
-    """Build the model a checkpoint describes and load its weights (upcast to fp32), in eval mode.
+    """Build the model a checkpoint describes and load its weights (upcast to fp32), in eval mode; with
+    ``conditioning``, a conditioning file made over this checkpoint replaces its conditioning (module notes), and
+    the info returned is that file's.
 
     Refuses (:class:`BadInputError`, one line) a checkpoint of another format version or ``direction``, or,
-    when ``config`` (a name or a config) is given, of another config.
+    when ``config`` (a name or a config) is given, of another config; a conditioning file given as a checkpoint,
+    or over another checkpoint than the one it was made from.
     """
+    info = _checked_info(path, direction, config, conditioning=False)
+    model = ParamISP(info.config, info.direction)
+    model.load_state_dict(_checked_tensors(path, model, info, lambda name: True))
+    if conditioning is not None:
+        info = _checked_info(conditioning, direction, info.config, conditioning=True)
+        if read_weights_metadata(conditioning)[CONDITIONING_BASE_KEY] != file_sha256(path):
+            raise BadInputError(f"{conditioning}: a conditioning file made over another checkpoint than {path}")
+        model.load_state_dict(_checked_tensors(conditioning, model, info, is_conditioning), strict=False)
+    return model.to(device).eval(), info
+
+
+def _checked_info(
+    path: str | Path, direction: Direction, config: str | ParamISPConfig | None, conditioning: bool
+) -> CheckpointInfo:
+    """A weight file's info, refused (one line) for another direction or config, or for being (``conditioning``
+    False) or not being (True) a conditioning file."""
     info = read_checkpoint_info(path)
     if info.direction != direction:
         raise BadInputError(f"{path}: checkpoint is for the {info.direction} ISP, expected {direction}")
@@ -183,9 +226,19 @@ def load_checkpoint(
                 f"{path}: checkpoint config {info.config.name!r} ({info.config.to_json()}) "
                 f"differs from the expected {expected.name!r} ({expected.to_json()})"
             )
-    model = ParamISP(info.config, info.direction)
+    if (CONDITIONING_BASE_KEY in read_weights_metadata(path)) != conditioning:
+        raise BadInputError(f"{path}: " + ("not a conditioning file" if conditioning else
+                                           "a conditioning file: load it with the checkpoint it was made over"))
+    return info
+
+
+def _checked_tensors(
+    path: str | Path, model: ParamISP, info: CheckpointInfo, keep: Callable[[str], bool]
+) -> dict[str, torch.Tensor]:
+    """The file's tensors (fp32), which must be exactly ``model``'s state entries that ``keep`` accepts, in shape
+    and finite; one-line refusals otherwise."""
     tensors = load_file(str(path))
-    expected_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    expected_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if keep(k)}
     found_shapes = {k: tuple(v.shape) for k, v in tensors.items()}
     if found_shapes != expected_shapes:
         wrong = sorted(set(found_shapes) ^ set(expected_shapes)) or sorted(
@@ -197,5 +250,4 @@ def load_checkpoint(
         raise DamagedWeightsError(
             f"{path}: weights hold NaN or Inf ({len(broken)} tensors, first {broken[0]}): damaged file"
         )
-    model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    return model.to(device).eval(), info
+    return {k: v.float() for k, v in tensors.items()}

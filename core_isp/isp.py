@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from core_isp.cameras import GENERIC, Camera, CameraWeights, generic_weights, get_camera
-from core_isp.cameras.shipped import joint_weights, registry, weights_dir
+from core_isp.cameras.shipped import bracket_conditioning, joint_weights, registry, weights_dir
 from core_isp.canonical import CanonicalParams, develop, undevelop, undevelop_rgb
 from core_isp.canonical.upi import upi_process, upi_unprocess, upi_unprocess_rgb
 from core_isp.checkpoint import CheckpointInfo, load_checkpoint
@@ -138,8 +138,14 @@ class LearnedISP:
     #: What the weights are, for logs and file descriptions (e.g. ``"canon-550d (camera-agnostic weights)"``, or
     #: ``"inverse weights runs/mine.safetensors"`` for a weight file).
     description: str = ""
-    #: The checkpoint file loaded per direction.
+    #: The checkpoint file loaded per direction, and ``inverse_conditioning``: the conditioning file loaded over
+    #: the inverse's (``pair="brackets"``).
     weight_files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def bracket_conditioned(self) -> bool:
+        """Whether the inverse carries a conditioning fine-tuned for bracket frames (``pair="brackets"``)."""
+        return "inverse_conditioning" in self.weight_files
 
     @property
     def camera(self) -> str:
@@ -239,26 +245,33 @@ def uses_generic_weights(camera: Camera, direction: str) -> bool:
     return own is None or own == generic_weights().path(direction)
 
 
-#: Which pair of a camera :func:`load_isp` loads: ``separate`` (each direction trained on its own, stages 1-2) or
-#: ``joint`` (the two fine-tuned together for the round trip, stage 3).
-PAIRS = ("separate", "joint")
+#: Which weights of a camera :func:`load_isp` loads: ``separate`` (each direction trained on its own, stages 1-2),
+#: ``joint`` (the two fine-tuned together for the round trip, stage 3) or ``brackets`` (the separate pair, the
+#: inverse's conditioning fine-tuned for bracket frames: ISO set apart from the light, a loss in stops;
+#: ``tools/train_bracket_inverse.py``).
+PAIRS = ("separate", "joint", "brackets")
 
 
-def _weights_of(camera: Camera, pair: str) -> tuple[CameraWeights, str]:
+def _weights_of(camera: Camera, pair: str) -> tuple[CameraWeights, Path | None, str]:
     """A camera's own weights per direction, the camera-agnostic pair where it has none; with ``pair="joint"``, its
     joint pair (the camera-agnostic one where it runs the camera-agnostic weights both ways), or the separate pair
-    where it has none (named in the description)."""
+    where it has none (named in the description); with ``pair="brackets"``, the inverse's bracket conditioning file
+    (the camera-agnostic one where its inverse is camera-agnostic), None where it has none (named too)."""
     generic = generic_weights()
     own = {d: camera.weights.path(d) for d in ("forward", "inverse")}
     files = CameraWeights(**{d: own[d] or generic.path(d) for d in own})
     agnostic = [d for d in own if uses_generic_weights(camera, d)]
     kind = "camera-agnostic weights" if len(agnostic) == 2 else (
         f"own weights, camera-agnostic {agnostic[0]}" if agnostic else "own weights")  # fmt: skip
+    shipped = camera.name if camera.origin == "shipped" else None
+    conditioning = None
     if pair == "joint":
-        entry = GENERIC if len(agnostic) == 2 else camera.name if camera.origin == "shipped" else None
-        joint = joint_weights(entry) if entry else None
+        joint = joint_weights(GENERIC if len(agnostic) == 2 else shipped)
         files, kind = (joint, f"{kind}, joint pair") if joint else (files, f"{kind}; no joint pair, separate pair")
-    return files, f"{camera.name} ({camera.origin}, {kind})"
+    elif pair == "brackets":
+        conditioning = bracket_conditioning(GENERIC if "inverse" in agnostic else shipped)
+        kind += ", inverse conditioned for brackets" if conditioning else "; no bracket conditioning, separate pair"
+    return files, conditioning, f"{camera.name} ({camera.origin}, {kind})"
 
 
 def load_isp(
@@ -278,21 +291,22 @@ def load_isp(
     """
     if pair not in PAIRS:
         raise BadInputError(f"pair must be one of {', '.join(PAIRS)}, got {pair!r}")
-    if isinstance(camera, Camera):
-        files, description = _weights_of(camera, pair)
-        name = camera.name
-    elif camera in (None, GENERIC):
+    if camera in (None, GENERIC):
         joint = joint_weights(GENERIC) if pair == "joint" else None
+        conditioning = bracket_conditioning(GENERIC) if pair == "brackets" else None
         files, name = joint or generic_weights(), GENERIC
-        description = "camera-agnostic weights" + (", joint pair" if joint else "")
+        description = "camera-agnostic weights" + (", joint pair" if joint else "") + (
+            ", inverse conditioned for brackets" if conditioning else "")  # fmt: skip
     else:
-        found = get_camera(camera)
-        files, description = _weights_of(found, pair)
+        found = camera if isinstance(camera, Camera) else get_camera(camera)
+        files, conditioning, description = _weights_of(found, pair)
         name = found.name
     files_given = {"forward": forward_weights, "inverse": inverse_weights}
     given = {d: Path(p) for d, p in files_given.items() if p and d in directions}
     if given:
         files = CameraWeights(**{d: given.get(d) or files.path(d) for d in ("forward", "inverse")})
+        # A conditioning file belongs to the checkpoint it was made over, never to a given one.
+        conditioning = None if "inverse" in given else conditioning
         # Provenance names the files actually loaded, never the camera whose weights they replaced.
         own = [f"{d} weights of {description}" for d in directions if d not in given]
         description = ", ".join([f"{d} weights {path}" for d, path in given.items()] + own)
@@ -302,8 +316,11 @@ def load_isp(
         path = files.path(direction)
         if path is None:
             continue
-        model, info = load_checkpoint(path, direction=direction, device=device)  # type: ignore[arg-type]
+        extra = conditioning if direction == "inverse" else None
+        model, info = load_checkpoint(path, direction=direction, device=device, conditioning=extra)  # type: ignore[arg-type]
         setattr(isp, f"{direction}_model", model)
         setattr(isp, f"{direction}_info", info)
         isp.weight_files[direction] = path
+        if extra is not None:
+            isp.weight_files[f"{direction}_conditioning"] = extra
     return isp

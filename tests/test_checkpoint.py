@@ -10,6 +10,7 @@ from test_models import META, make_model, model_input
 from core_isp.checkpoint import FORMAT_VERSION, code_version, load_checkpoint, read_checkpoint_info, save_checkpoint
 from core_isp.errors import BadInputError
 from core_isp.models import ShotParams, get_config
+from core_isp.models.paramisp import is_conditioning
 
 
 @pytest.fixture
@@ -82,3 +83,33 @@ def test_weights_with_nan_or_inf_are_refused_when_loaded(tmp_path, inverse_model
     save_checkpoint(inverse_model, path, camera_profile="x", training_stage="init")
     with pytest.raises(BadInputError, match="NaN or Inf"):
         load_checkpoint(path, direction="inverse", config="small")
+
+
+def test_a_conditioning_file_holds_only_the_conditioning_and_loads_over_its_own_base_only(tmp_path, inverse_model):
+    base, other, overlay = (tmp_path / f"{n}.safetensors" for n in ("base", "other", "conditioning"))
+    save_checkpoint(inverse_model, base, camera_profile="x", training_stage="pretrain")
+    tuned = make_model("small", "inverse")
+    tuned.load_state_dict(inverse_model.state_dict())
+    with torch.no_grad():
+        for name, p in tuned.named_parameters():
+            if is_conditioning(name):
+                p.add_(0.05 * torch.randn_like(p))
+    save_checkpoint(tuned, overlay, camera_profile="x", training_stage="finetune", conditioning_of=base)
+    stored = load_file(str(overlay))
+    assert stored and all(is_conditioning(k) for k in stored)
+    assert sum(v.numel() for v in stored.values()) < 0.2 * sum(p.numel() for p in tuned.parameters())
+    model, info = load_checkpoint(base, direction="inverse", conditioning=overlay)
+    assert info.training_stage == "finetune"
+    assert torch.equal(outputs(model), outputs(tuned)) and not torch.equal(outputs(model), outputs(inverse_model))
+    # Over another checkpoint, alone, or a whole checkpoint given as one: one-line refusals.
+    with torch.no_grad():
+        next(iter(inverse_model.parameters())).view(-1)[0] += 1.0
+    save_checkpoint(inverse_model, other, camera_profile="x", training_stage="pretrain")
+    with pytest.raises(BadInputError, match="made over another checkpoint than"):
+        load_checkpoint(other, direction="inverse", conditioning=overlay)
+    with pytest.raises(BadInputError, match="a conditioning file: load it with the checkpoint it was made over"):
+        load_checkpoint(overlay, direction="inverse")
+    with pytest.raises(BadInputError, match="not a conditioning file"):
+        load_checkpoint(base, direction="inverse", conditioning=other)
+    with pytest.raises(BadInputError, match="checkpoint is for the inverse ISP, expected forward"):
+        load_checkpoint(base, direction="forward", conditioning=overlay)

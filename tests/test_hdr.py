@@ -3,6 +3,7 @@ weights, alignment, ghosts, outliers, highlight extension, the outputs, bad brac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -14,9 +15,18 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from apps.hdr import HdrMaker, HighlightSettings, MergeSettings, parse_exposures, read_exposure_list, with_exposures
+from apps.hdr import (
+    DEFAULT_PAIR,
+    HdrMaker,
+    HighlightSettings,
+    MergeSettings,
+    parse_exposures,
+    read_exposure_list,
+    with_exposures,
+)
 from apps.hdr.align import estimate_shift, translate
 from apps.hdr.highlights import extension_stops
+from apps.hdr.merge import bracket_conditioned
 from apps.hdr.output import (
     limited_demosaic,
     log_demosaic,
@@ -35,7 +45,7 @@ from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.io.hdr_reader import read_hdr_image
 from core_isp.io.writers import REC709_D65_CHROMATICITIES, write_png
-from core_isp.isp import canonical_isp
+from core_isp.isp import canonical_isp, load_isp
 from core_isp.metadata import CameraMetadata
 from core_isp.simulation.scenes import luminance
 
@@ -284,6 +294,26 @@ def test_a_response_error_common_to_all_frames_is_fitted_away() -> None:
     result = MAKER.merge([photo(gradient_scene(), t, seed=k) for k, t in enumerate((0.25, 1.0, 4.0))])
     fitted = result.record["frames"][1]["response_correction_stops"]
     assert max(abs(v) for c in "RGB" for v in fitted[c]) < 0.1
+
+
+@dataclass(frozen=True)
+class _BracketConditionedInverse(_ShadowLiftingInverse):
+    """The same response error from an inverse that says it is conditioned for brackets."""
+
+    bracket_conditioned: bool = True
+
+
+def test_no_response_correction_is_fitted_for_an_inverse_conditioned_for_brackets() -> None:
+    frames = [photo(gradient_scene(8.0) * 0.1, t, seed=k) for k, t in enumerate((0.25, 1.0, 4.0))]
+    plain = MergeSettings(white_balance="daylight")
+    corrected = HdrMaker(CAMERA, _ShadowLiftingInverse(), plain).merge(frames)
+    conditioned = HdrMaker(CAMERA, _BracketConditionedInverse(), plain).merge(frames)
+    uncorrected = HdrMaker(CAMERA, _ShadowLiftingInverse(), dataclasses.replace(plain, response=None)).merge(frames)
+    assert "response_correction_stops" in corrected.record["frames"][1]
+    assert "response_correction_stops" not in conditioned.record["frames"][1]
+    assert torch.equal(conditioned.image.pixels, uncorrected.image.pixels)
+    assert not torch.equal(conditioned.image.pixels, corrected.image.pixels)
+    assert bracket_conditioned(load_isp("nikon-d7000", directions=("inverse",), pair=DEFAULT_PAIR))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from core_isp.io import find_camera_jpeg, read_raw, register_camera_jpeg
 from core_isp.io.camera_jpeg import warp_raw_to_jpeg
 from core_isp.io.image_reader import read_image
 from core_isp.isp import available_cameras, load_isp, registry, weights_dir
+from core_isp.models.paramisp import is_conditioning
 from core_isp.simulation.profiles import HELD_OUT_PROFILES, TUNING_PROFILES
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -71,8 +72,41 @@ def test_joint_pairs_ship_where_they_beat_the_separate_pair_and_other_cameras_fa
     # A body without a joint pair keeps its separate one, and says so.
     d40 = load_isp("nikon-d40", pair="joint")
     assert d40.weight_files == load_isp("nikon-d40").weight_files and "no joint pair" in d40.description
-    with pytest.raises(BadInputError, match="pair must be one of separate, joint, got 'both'"):
+    with pytest.raises(BadInputError, match="pair must be one of separate, joint, brackets, got 'both'"):
         load_isp("nikon-d40", pair="both")
+
+
+def test_bracket_conditioning_ships_where_it_beats_the_separate_inverse_and_changes_only_the_conditioning():
+    entries = {name: entry["brackets"] for name, entry in registry().items() if "brackets" in entry}
+    assert set(entries) == {"generic", "nikon-d7000", "sony-a7r3"}
+    shipped = 0
+    for name, entry in entries.items():
+        scores = entry["validation"]
+        assert ("inverse" in entry) == (scores["brackets"]["score"] > scores["separate"]["score"]), name
+        if "inverse" not in entry:
+            continue
+        shipped += 1
+        separate = load_isp(name, directions=("inverse",))
+        isp = load_isp(name, directions=("inverse",), pair="brackets")
+        assert isp.bracket_conditioned and not separate.bracket_conditioned
+        assert isp.weight_files == {"inverse": separate.weight_files["inverse"],
+                                    "inverse_conditioning": weights_dir() / entry["inverse"]}  # fmt: skip
+        base = separate.inverse_model.state_dict()
+        moved = [k for k, v in isp.inverse_model.state_dict().items() if not torch.equal(v, base[k])]
+        assert moved and all(is_conditioning(k) for k in moved), name
+        assert "inverse conditioned for brackets" in isp.description
+    assert shipped
+    # The held-out body runs the camera-agnostic inverse, so it takes its conditioning; the forward is untouched.
+    held_out = load_isp(HELD_OUT_PROFILES[0], pair="brackets")
+    assert held_out.weight_files == {**load_isp("generic", pair="brackets").weight_files}
+    assert held_out.weight_files["forward"] == load_isp(HELD_OUT_PROFILES[0]).weight_files["forward"]
+    # A body with an inverse of its own and no conditioning for it keeps its separate inverse, and says so.
+    d40 = load_isp("nikon-d40", pair="brackets")
+    assert d40.weight_files == load_isp("nikon-d40").weight_files and not d40.bracket_conditioned
+    assert "no bracket conditioning" in d40.description
+    # A conditioning file belongs to the checkpoint it was made over: a given inverse file goes without it.
+    given = load_isp("nikon-d7000", inverse_weights=weights_dir() / "nikon-d7000.inverse.safetensors", pair="brackets")
+    assert not given.bracket_conditioned
 
 
 def test_python_api_round_trip_shapes_and_refusals():

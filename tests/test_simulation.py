@@ -14,6 +14,7 @@ import torch
 
 from core_isp.errors import MetadataWarning
 from core_isp.io import read_image_metadata, read_raw
+from core_isp.io.checksums import file_sha256
 from core_isp.simulation.bracket import bracket_photos, render_bracket
 from core_isp.simulation.camera_pipeline import apply_tone, tone_params
 from core_isp.simulation.capture_folder import read_capture_truth
@@ -21,7 +22,7 @@ from core_isp.simulation.exposure import ShotSettings, program_exposure
 from core_isp.simulation.optics import radius_map, shading_correction_gain, vignetting_falloff
 from core_isp.simulation.profiles import PROFILES, get_profile
 from core_isp.simulation.render import render_shot
-from core_isp.simulation.scenes import Scene, dead_leaves, file_sha256, load_manifest, scene_data_dir
+from core_isp.simulation.scenes import Scene, dead_leaves, load_manifest, scene_data_dir
 
 D7000 = get_profile("nikon-d7000")
 

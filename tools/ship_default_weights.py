@@ -3,6 +3,7 @@
     python tools/ship_default_weights.py [RUN_ROOT]        # after tools/train_default_weights.py
     python tools/ship_default_weights.py --bodies-only     # refresh the cameras' sensor/colour/noise entries
     python tools/ship_default_weights.py --joint [RUN_ROOT] # after tools/train_default_weights.py --recipe joint
+    python tools/ship_default_weights.py --brackets [RUN_ROOT] # after tools/train_bracket_inverse.py
 
 Ships the camera-agnostic pre-trained pair ("generic") and the fine-tuned pair of each tuning profile, each
 from its best validation checkpoint. A camera's registry entry names its fine-tuned file only where that beats
@@ -14,7 +15,13 @@ is upcast at load.
 ``--joint`` adds the stage-3 pairs (each trained from a shipped pair) to the registry, as an entry's ``joint``: the
 pair ships where its validation score (mean of the inverse's RAW PSNR and the round trip's sRGB PSNR, the paper's
 selection) on its run's validation batches beats the shipped pair it started from; the scores are recorded either
-way. Re-shipping the separate pairs drops the joint ones (they were trained from the old files).
+way. Re-shipping the separate pairs drops the joint and bracket ones (they were trained from the old files).
+
+``--brackets`` adds the bracket fine-tunes of the inverses' conditioning (``python -m tools.train_bracket_inverse
+--cameras nikon-d7000,sony-a7r3,generic --variants manual+stops``, the ``last`` checkpoints the HDR benchmarks measured)
+as an entry's ``brackets``: a conditioning file (``core_isp.checkpoint``) over the shipped inverse it was trained from,
+where the run's validation score (half of its shots set by hand) beats that inverse; the scores are recorded either way.
+The HDR merge's validation check that made it `hdr`'s default is in ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from core_isp.checkpoint import load_checkpoint, save_checkpoint
 from core_isp.io.writers import atomic_write
+from core_isp.models.paramisp import is_conditioning
 from core_isp.simulation.profiles import HELD_OUT_PROFILES, TUNING_PROFILES, get_profile
 from core_isp.training.trainer import TrainSettings, validate, validation_batches
 
@@ -87,6 +97,28 @@ def ship_joint(root: Path) -> None:
     write_registry(cameras)
 
 
+def ship_brackets(root: Path) -> None:
+    cameras = json.loads((WEIGHTS / "registry.json").read_text())["cameras"]
+    for run in sorted(p for p in root.iterdir() if (p / "settings.json").exists()):
+        start = ROOT / json.loads((run / "settings.json").read_text())["init_inverse"]
+        tuned = run / "inverse.last.safetensors"
+        scores = validation_scores(run, {"separate": {"inverse": start}, "brackets": {"inverse": tuned}})
+        entry = cameras[run.name]
+        entry["brackets"] = {"validation": scores}
+        if scores["brackets"]["score"] > scores["separate"]["score"]:
+            model, info = load_checkpoint(tuned, direction="inverse")
+            base = load_checkpoint(start, direction="inverse")[0].state_dict()
+            moved = [k for k, v in model.state_dict().items() if not is_conditioning(k) and not torch.equal(v, base[k])]
+            if moved:
+                raise SystemExit(f"{tuned}: trained {moved[0]}, outside the conditioning: not a conditioning fine-tune")
+            entry["brackets"]["inverse"] = f"{run.name}.brackets.inverse.safetensors"
+            save_checkpoint(model, WEIGHTS / entry["brackets"]["inverse"], camera_profile=info.camera_profile,
+                            training_stage=info.training_stage, data_manifest_hash=info.data_manifest_hash,
+                            training=info.training, trained_by=info.code_version, conditioning_of=start)  # fmt: skip
+        print(f"{run.name}: {scores} -> {'shipped' if 'inverse' in entry['brackets'] else 'not shipped'}", flush=True)
+    write_registry(cameras)
+
+
 def with_bodies(cameras: dict[str, dict]) -> dict[str, dict]:
     """Registry entries with each simulated body's sensor, colour and noise (``core_isp.cameras.shipped``);
     held-out bodies ship with the camera-agnostic weights, so ``--camera canon-550d`` knows its sensor."""
@@ -143,5 +175,7 @@ if __name__ == "__main__":
         write_registry(json.loads((WEIGHTS / "registry.json").read_text())["cameras"])
     elif sys.argv[1:2] == ["--joint"]:
         ship_joint(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "joint")
+    elif sys.argv[1:2] == ["--brackets"]:
+        ship_brackets(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "bracket-inverse" / "manual+stops")
     else:
         main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "defaults")

@@ -10,7 +10,9 @@ the five tuning cameras) on its simulated TRAIN-split shots, half of them set by
 only (what maps the shot's parameters to the networks), AdamW at 5e-4, batch 8 of 96-pixel crops, ``--steps`` steps.
 Then ``OUT/VARIANT/weights/<camera>.inverse.safetensors`` (the ``last`` checkpoints) for
 ``python -m benchmarks.hdr_eval --inverse-weights`` and ``python -m benchmarks.inverse_bracket_bias``. Rerunning
-skips finished runs. ``benchmarks/RESULTS.md`` ("HDR: the inverse ISP on bracket frames") has what it gave.
+skips finished runs; ``python tools/ship_default_weights.py --brackets`` ships the ``manual+stops`` runs as the
+inverses' bracket conditioning (``load_isp(pair="brackets")``, what ``paramisp hdr`` runs). ``benchmarks/RESULTS.md``
+("HDR: the inverse ISP on bracket frames", "The inverse conditioned for brackets") has what it gave.
 """
 
 from __future__ import annotations

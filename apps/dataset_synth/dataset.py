@@ -37,6 +37,7 @@ from apps.dataset_synth.synth import DEFAULT_PAIR, BlurSample, BlurSynthesizer, 
 from core_isp.cameras import Camera, get_camera
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
+from core_isp.io.checksums import file_sha256
 from core_isp.io.dng import write_dng
 from core_isp.io.writers import atomic_write, write_image
 from core_isp.isp import InferenceOptions, LearnedISP, load_isp
@@ -96,7 +97,7 @@ class JobSpec:
             "inputs": [{"path": str(Path(p).resolve()), "bytes": _size(p)} for p in self.inputs],
             "window": self.window,
             "camera": camera.name,
-            "weights_sha256": {d: _sha256(f) for d, f in files.items()},
+            "weights_sha256": {d: file_sha256(f) for d, f in files.items()},
             "weights_description": isp.description,
             "settings": self.settings.to_dict(),
             "seed": self.seed,
@@ -163,12 +164,8 @@ class Synthesizer:
             "weights": self.isp.description,
             "seed": sample_seed(self.spec.seed, plan.name),
             **sample.record,
-            "files": {k: {"path": str(p.relative_to(self.out)), "sha256": _sha256(p)} for k, p in files.items()},
+            "files": {k: {"path": str(p.relative_to(self.out)), "sha256": file_sha256(p)} for k, p in files.items()},
         }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def prepare_output(out: Path, identity: dict[str, object]) -> None:

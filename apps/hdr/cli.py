@@ -11,7 +11,7 @@ import typer
 
 from apps.hdr.bracket import parse_exposures, read_exposure_list, with_exposures
 from apps.hdr.highlights import HighlightSettings
-from apps.hdr.merge import HdrMaker, MergeSettings
+from apps.hdr.merge import DEFAULT_PAIR, HdrMaker, MergeSettings
 from apps.hdr.output import write_hdr
 from core_isp.cameras import Camera, resolve_camera
 from core_isp.errors import BadInputError, MetadataWarning
@@ -32,6 +32,7 @@ from paramisp.cli.options import (
     JsonOption,
     OutOption,
     OverwriteOption,
+    PairOption,
     PrecisionOption,
     ThreadsOption,
     TileOption,
@@ -52,12 +53,13 @@ class _Isps:
     """Inverse ISPs by camera, each loaded once per command."""
 
     options: InferenceOptions
+    pair: str = DEFAULT_PAIR
     loaded: dict[Camera, ISP] = field(default_factory=dict)
 
     def maker(self, camera_name: str | None, meta: CameraMetadata, settings: MergeSettings) -> HdrMaker:
         camera = resolve_camera(camera_name, meta)
         if camera not in self.loaded:
-            self.loaded[camera] = load_isp(camera, directions=("inverse",), device=self.options.device)
+            self.loaded[camera] = load_isp(camera, directions=("inverse",), device=self.options.device, pair=self.pair)
         return HdrMaker(camera, self.loaded[camera], settings, self.options)
 
 
@@ -107,6 +109,7 @@ def merge_command(
     threads: ThreadsOption = None,
     tile: TileOption = 512,
     precision: PrecisionOption = "fp32",
+    pair: PairOption = DEFAULT_PAIR,
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -119,7 +122,7 @@ def merge_command(
         times = parse_exposures(exposures) if exposures is not None else None
         listed = read_exposure_list(exposure_list) if exposure_list is not None else None
         settings = MergeSettings(align=align, deghost=deghost, white_balance=wb)
-        isps = _Isps(inference_options(tile, device, precision))
+        isps = _Isps(inference_options(tile, device, precision), pair)
         sets = bracket_sets(inputs)
 
         def job(key: Path, target: Path) -> dict[str, object]:
@@ -156,6 +159,7 @@ def expand_command(
     threads: ThreadsOption = None,
     tile: TileOption = 512,
     precision: PrecisionOption = "fp32",
+    pair: PairOption = DEFAULT_PAIR,
     overwrite: OverwriteOption = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -167,7 +171,7 @@ def expand_command(
         if not max_stops >= 0:
             raise BadInputError("--max-stops must be 0 or more")
         settings = MergeSettings(white_balance=wb, highlights=HighlightSettings(max_stops=max_stops))
-        isps = _Isps(inference_options(tile, device, precision))
+        isps = _Isps(inference_options(tile, device, precision), pair)
 
         def job(path: Path, target: Path) -> dict[str, object]:
             photo = _read(path)

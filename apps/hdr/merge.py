@@ -71,7 +71,10 @@ class MergeSettings:
     registration_px: float = 0.5
     #: A frame further than this (stops) from the first merge at a site is dropped there (None: never).
     outlier_stops: float | None = 1.0
-    #: The response correction fitted from the frames' agreement (None: the inverse ISP's response as it is).
+    #: The response correction fitted from the frames' agreement (None: the inverse ISP's response as it is). Never
+    #: fitted for an inverse conditioned for brackets (``load_isp(pair="brackets")``, what ``paramisp hdr`` loads):
+    #: its errors are small and follow the exposure, not the code value, so a curve in code value fits noise
+    #: (``docs/decisions.md`` 25).
     response: ResponseSettings | None = field(default_factory=ResponseSettings)
     #: White balance (:func:`core_isp.cameras.photo_white_balance`): None estimates it from the reference's EXIF.
     white_balance: str | None = None
@@ -83,6 +86,17 @@ class MergeSettings:
     #: which the light around it does not predict (``docs/decisions.md`` 21).
     extend_blown: bool = False
     demosaic_method: str = "malvar"
+
+
+#: The weights ``paramisp hdr`` loads (:data:`core_isp.isp.PAIRS`): the inverse conditioned for bracket frames,
+#: chosen on the validation split (``docs/decisions.md`` 25).
+DEFAULT_PAIR = "brackets"
+
+
+def bracket_conditioned(isp: ISP) -> bool:
+    """Whether ``isp``'s inverse is conditioned for bracket frames (:attr:`core_isp.isp.LearnedISP.bracket_conditioned`;
+    False for ISPs that do not say)."""
+    return bool(getattr(isp, "bracket_conditioned", False))
 
 
 @dataclass(frozen=True)
@@ -206,7 +220,7 @@ class HdrMaker:
         by_exposure = sorted(range(len(frames)), key=lambda k: levels[k])
         colours = colour_index_map(cfa_batch([str(raw_metas[ref].cfa_pattern)]), *kept[ref].level.shape[-2:])
         correction = None
-        if self.settings.response is not None:
+        if self.settings.response is not None and not bracket_conditioned(self.inverse):
             correction = fit_response([kept[k].level for k in by_exposure], [kept[k].stops_error for k in by_exposure],
                                       [kept[k].trust for k in by_exposure], [kept[k].codes for k in by_exposure],
                                       colours, by_exposure.index(ref), self.settings.response)  # fmt: skip

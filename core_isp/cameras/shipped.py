@@ -4,7 +4,8 @@ Each entry names a camera's weight files per direction and, for a camera body, i
 description (written by ``tools/ship_default_weights.py`` from the simulated profiles). The entry ``generic`` is
 the camera-agnostic pair: weights without a body, used for any camera that has none of its own. An entry's
 ``joint`` names its jointly fine-tuned pair (the paper's stage 3, ``tools/train_default_weights.py --recipe joint``)
-where one ships, with the validation scores that chose it.
+where one ships, with the validation scores that chose it; its ``brackets`` names a conditioning file for its inverse
+(:mod:`core_isp.checkpoint`) fine-tuned for bracket frames (``tools/train_bracket_inverse.py``), with the scores too.
 """
 
 from __future__ import annotations
@@ -40,13 +41,20 @@ def generic_weights() -> CameraWeights:
     return CameraWeights(forward=weights_dir() / entry["forward"], inverse=weights_dir() / entry["inverse"])
 
 
-def joint_weights(name: str) -> CameraWeights | None:
+def joint_weights(name: str | None) -> CameraWeights | None:
     """The jointly fine-tuned pair of the registry entry ``name`` (a shipped camera or ``generic``); None where it
     ships none."""
     files = registry().get(name, {}).get("joint", {})
     if not all(d in files for d in ("forward", "inverse")):
         return None
     return CameraWeights(forward=weights_dir() / files["forward"], inverse=weights_dir() / files["inverse"])
+
+
+def bracket_conditioning(name: str | None) -> Path | None:
+    """The bracket conditioning file of the registry entry ``name`` (a shipped camera or ``generic``) for its
+    inverse; None where it ships none."""
+    file = registry().get(name, {}).get("brackets", {}).get("inverse") if name else None
+    return weights_dir() / file if file else None
 
 
 @cache

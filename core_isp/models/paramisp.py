@@ -38,6 +38,15 @@ SIZE_MULTIPLE = 4
 CANONICAL_HALO = 4
 #: Reach of the normalised Sobel gradients in the features.
 _GRADIENT_REACH = 1
+#: The modules through which the shot's parameters act on the networks: ParamNet and the two modulation Linears.
+#: Their parameters are a network's *conditioning*, what a fine-tune of how it reads EXIF changes
+#: (``TrainSettings.trainable="paramnet"``) and what a conditioning file holds (:mod:`core_isp.checkpoint`).
+CONDITIONING_PREFIXES = ("paramnet.", "localnet.modulation.", "globalnet.modulation.")
+
+
+def is_conditioning(name: str) -> bool:
+    """Whether the parameter (or state entry) ``name`` of a :class:`ParamISP` belongs to its conditioning."""
+    return name.startswith(CONDITIONING_PREFIXES)
 
 
 class ParamISP(nn.Module):

@@ -9,7 +9,6 @@ a whole photo, a whole RAW file, a whole clip, a range of dead-leaves seeds), ne
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import torch
 
 from core_isp.canonical.tone import srgb_decode
 from core_isp.errors import BadInputError
+from core_isp.io.checksums import file_sha256
 from core_isp.io.hdr_reader import read_hdr_image
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
@@ -74,13 +74,7 @@ def load_manifest(path: str | Path | None = None) -> list[SceneSource]:
 
 def manifest_hash(path: str | Path | None = None) -> str:
     """SHA-256 of the manifest file: recorded in checkpoints as the data-manifest hash."""
-    p = Path(path) if path else scene_data_dir() / "manifest.json"
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(Path(path) if path else scene_data_dir() / "manifest.json")
 
 
 def luminance(rgb: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:

@@ -40,7 +40,7 @@ from core_isp.errors import BadInputError
 from core_isp.io.writers import atomic_write
 from core_isp.metrics import psnr
 from core_isp.models.config import ParamISPConfig, get_config
-from core_isp.models.paramisp import ParamISP
+from core_isp.models.paramisp import ParamISP, is_conditioning
 from core_isp.simulation.colour_spread import ColourSpread
 from core_isp.simulation.scenes import manifest_hash
 from core_isp.training.data import Batch, PreparedCache, SimulatedCameras, collate
@@ -49,15 +49,13 @@ STAGES = ("pretrain", "finetune", "joint")
 BORDER = 2
 #: Offset separating validation sample indices from training ones (same generator family, other seed).
 _VAL_SEED_OFFSET = 1_000_003
-#: The modules through which the parameter embedding h acts: ParamNet and the two modulation Linears.
-_MODULATION = ("paramnet.", "localnet.modulation.", "globalnet.modulation.")
 #: Parameter groups a run may train, as predicates on ``ParamISP`` parameter names: everything; ParamNet and the
 #: modulation layers (what maps camera parameters to the networks); or those plus GlobalNet (the global
 #: colour/tone stages) and every bias.
 TRAINABLE: dict[str, Callable[[str], bool]] = {
     "all": lambda name: True,
-    "paramnet": lambda name: name.startswith(_MODULATION),
-    "global": lambda name: name.startswith(("globalnet.", *_MODULATION)) or name.endswith(".bias"),
+    "paramnet": is_conditioning,
+    "global": lambda name: name.startswith("globalnet.") or is_conditioning(name) or name.endswith(".bias"),
 }
 
 

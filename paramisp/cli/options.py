@@ -25,8 +25,9 @@ PrecisionOption = Annotated[
     str, typer.Option("--precision", help="fp32, or bf16: LocalNet in bfloat16, faster on CPUs with AVX512-BF16")
 ]
 PairOption = Annotated[
-    str, typer.Option("--pair", help="separate, or joint: the camera's inverse and forward fine-tuned together for "
-                                     "the round trip (where it ships one)")
+    str, typer.Option("--pair", help="separate; joint: the camera's inverse and forward fine-tuned together for the "
+                                     "round trip; brackets: its inverse conditioned for bracket frames (where it "
+                                     "ships one)")
 ]
 
 # EXIF overrides ("as if shot at ISO 1600").

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from apps.hdr import HdrMaker, HighlightSettings, MergeSettings, reinhard_preview, write_hdr
+from apps.hdr import DEFAULT_PAIR, HdrMaker, HighlightSettings, MergeSettings, reinhard_preview, write_hdr
 from core_isp.cameras import get_camera
 from core_isp.canonical import srgb_decode
 from core_isp.image import CameraImage
@@ -62,7 +62,7 @@ def run(ctx: DemoContext) -> Section:
     frames = list(shots.values())
     middle = shots[0.0]
     camera = get_camera(CAMERA)
-    learned = load_isp(camera, directions=("inverse",))
+    learned = load_isp(camera, directions=("inverse",), pair=DEFAULT_PAIR)
     tool = HdrMaker(camera, learned, MergeSettings(), ctx.options)
     jobs = {
         OURS: lambda: tool.merge(frames, names),

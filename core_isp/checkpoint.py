@@ -161,7 +161,11 @@ def read_weights_metadata(path: str | Path) -> dict[str, str]:
 
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     """Read and validate a checkpoint's metadata without loading its weights."""
-    meta = read_weights_metadata(path)
+    return _info_of(read_weights_metadata(path), path)
+
+
+def _info_of(meta: dict[str, str], path: str | Path) -> CheckpointInfo:
+    """A checkpoint's info from its metadata (``path`` names it in the one-line refusals)."""
     if meta.get("format_version") != FORMAT_VERSION:
         raise BadInputError(
             f"{path}: checkpoint format version {meta.get('format_version')!r}, this code reads {FORMAT_VERSION!r}"
@@ -200,12 +204,12 @@ def load_checkpoint(
     when ``config`` (a name or a config) is given, of another config; a conditioning file given as a checkpoint,
     or over another checkpoint than the one it was made from.
     """
-    info = _checked_info(path, direction, config, conditioning=False)
+    info, _ = _checked_info(path, direction, config, conditioning=False)
     model = ParamISP(info.config, info.direction)
     model.load_state_dict(_checked_tensors(path, model, info, lambda name: True))
     if conditioning is not None:
-        info = _checked_info(conditioning, direction, info.config, conditioning=True)
-        if read_weights_metadata(conditioning)[CONDITIONING_BASE_KEY] != file_sha256(path):
+        info, meta = _checked_info(conditioning, direction, info.config, conditioning=True)
+        if meta[CONDITIONING_BASE_KEY] != file_sha256(path):
             raise BadInputError(f"{conditioning}: a conditioning file made over another checkpoint than {path}")
         model.load_state_dict(_checked_tensors(conditioning, model, info, is_conditioning), strict=False)
     return model.to(device).eval(), info
@@ -213,10 +217,11 @@ def load_checkpoint(
 
 def _checked_info(
     path: str | Path, direction: Direction, config: str | ParamISPConfig | None, conditioning: bool
-) -> CheckpointInfo:
-    """A weight file's info, refused (one line) for another direction or config, or for being (``conditioning``
-    False) or not being (True) a conditioning file."""
-    info = read_checkpoint_info(path)
+) -> tuple[CheckpointInfo, dict[str, str]]:
+    """A weight file's info and metadata, refused (one line) for another direction or config, or for being
+    (``conditioning`` False) or not being (True) a conditioning file."""
+    meta = read_weights_metadata(path)
+    info = _info_of(meta, path)
     if info.direction != direction:
         raise BadInputError(f"{path}: checkpoint is for the {info.direction} ISP, expected {direction}")
     if config is not None:
@@ -226,10 +231,10 @@ def _checked_info(
                 f"{path}: checkpoint config {info.config.name!r} ({info.config.to_json()}) "
                 f"differs from the expected {expected.name!r} ({expected.to_json()})"
             )
-    if (CONDITIONING_BASE_KEY in read_weights_metadata(path)) != conditioning:
+    if (CONDITIONING_BASE_KEY in meta) != conditioning:
         raise BadInputError(f"{path}: " + ("not a conditioning file" if conditioning else
                                            "a conditioning file: load it with the checkpoint it was made over"))
-    return info
+    return info, meta
 
 
 def _checked_tensors(

@@ -252,11 +252,26 @@ def uses_generic_weights(camera: Camera, direction: str) -> bool:
 PAIRS = ("separate", "joint", "brackets")
 
 
+def _with_pair(
+    files: CameraWeights, kind: str, pair: str, joint_entry: str | None, brackets_entry: str | None
+) -> tuple[CameraWeights, Path | None, str]:
+    """``files`` (the separate pair, described as ``kind``) turned into ``pair``'s: the joint pair of registry entry
+    ``joint_entry``, or the bracket conditioning of ``brackets_entry`` for the inverse; where that entry ships none,
+    the separate pair, and the description says so."""
+    if pair == "joint":
+        joint = joint_weights(joint_entry)
+        return (joint, None, f"{kind}, joint pair") if joint else (files, None, f"{kind}; no joint pair, separate pair")
+    if pair == "brackets":
+        conditioning = bracket_conditioning(brackets_entry)
+        suffix = ", inverse conditioned for brackets" if conditioning else "; no bracket conditioning, separate pair"
+        return files, conditioning, kind + suffix
+    return files, None, kind
+
+
 def _weights_of(camera: Camera, pair: str) -> tuple[CameraWeights, Path | None, str]:
-    """A camera's own weights per direction, the camera-agnostic pair where it has none; with ``pair="joint"``, its
-    joint pair (the camera-agnostic one where it runs the camera-agnostic weights both ways), or the separate pair
-    where it has none (named in the description); with ``pair="brackets"``, the inverse's bracket conditioning file
-    (the camera-agnostic one where its inverse is camera-agnostic), None where it has none (named too)."""
+    """A camera's own weights per direction, the camera-agnostic pair where it has none, turned into ``pair``'s
+    (:func:`_with_pair`): the camera-agnostic joint pair where it runs the camera-agnostic weights both ways, the
+    camera-agnostic bracket conditioning where its inverse is camera-agnostic."""
     generic = generic_weights()
     own = {d: camera.weights.path(d) for d in ("forward", "inverse")}
     files = CameraWeights(**{d: own[d] or generic.path(d) for d in own})
@@ -264,13 +279,8 @@ def _weights_of(camera: Camera, pair: str) -> tuple[CameraWeights, Path | None, 
     kind = "camera-agnostic weights" if len(agnostic) == 2 else (
         f"own weights, camera-agnostic {agnostic[0]}" if agnostic else "own weights")  # fmt: skip
     shipped = camera.name if camera.origin == "shipped" else None
-    conditioning = None
-    if pair == "joint":
-        joint = joint_weights(GENERIC if len(agnostic) == 2 else shipped)
-        files, kind = (joint, f"{kind}, joint pair") if joint else (files, f"{kind}; no joint pair, separate pair")
-    elif pair == "brackets":
-        conditioning = bracket_conditioning(GENERIC if "inverse" in agnostic else shipped)
-        kind += ", inverse conditioned for brackets" if conditioning else "; no bracket conditioning, separate pair"
+    files, conditioning, kind = _with_pair(files, kind, pair, GENERIC if len(agnostic) == 2 else shipped,
+                                           GENERIC if "inverse" in agnostic else shipped)  # fmt: skip
     return files, conditioning, f"{camera.name} ({camera.origin}, {kind})"
 
 
@@ -292,11 +302,9 @@ def load_isp(
     if pair not in PAIRS:
         raise BadInputError(f"pair must be one of {', '.join(PAIRS)}, got {pair!r}")
     if camera in (None, GENERIC):
-        joint = joint_weights(GENERIC) if pair == "joint" else None
-        conditioning = bracket_conditioning(GENERIC) if pair == "brackets" else None
-        files, name = joint or generic_weights(), GENERIC
-        description = "camera-agnostic weights" + (", joint pair" if joint else "") + (
-            ", inverse conditioned for brackets" if conditioning else "")  # fmt: skip
+        files, conditioning, description = _with_pair(generic_weights(), "camera-agnostic weights", pair, GENERIC,
+                                                       GENERIC)  # fmt: skip
+        name = GENERIC
     else:
         found = camera if isinstance(camera, Camera) else get_camera(camera)
         files, conditioning, description = _weights_of(found, pair)

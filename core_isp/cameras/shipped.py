@@ -41,20 +41,24 @@ def generic_weights() -> CameraWeights:
     return CameraWeights(forward=weights_dir() / entry["forward"], inverse=weights_dir() / entry["inverse"])
 
 
+def _variant_files(name: str | None, variant: str) -> dict[str, Path]:
+    """The files per direction of the registry entry ``name``'s ``variant`` (``joint``, ``brackets``); {} where
+    there is no such entry or variant."""
+    files = registry().get(name, {}).get(variant, {}) if name else {}
+    return {d: weights_dir() / files[d] for d in ("forward", "inverse") if d in files}
+
+
 def joint_weights(name: str | None) -> CameraWeights | None:
     """The jointly fine-tuned pair of the registry entry ``name`` (a shipped camera or ``generic``); None where it
     ships none."""
-    files = registry().get(name, {}).get("joint", {})
-    if not all(d in files for d in ("forward", "inverse")):
-        return None
-    return CameraWeights(forward=weights_dir() / files["forward"], inverse=weights_dir() / files["inverse"])
+    files = _variant_files(name, "joint")
+    return CameraWeights(**files) if len(files) == 2 else None
 
 
 def bracket_conditioning(name: str | None) -> Path | None:
     """The bracket conditioning file of the registry entry ``name`` (a shipped camera or ``generic``) for its
     inverse; None where it ships none."""
-    file = registry().get(name, {}).get("brackets", {}).get("inverse") if name else None
-    return weights_dir() / file if file else None
+    return _variant_files(name, "brackets").get("inverse")
 
 
 @cache

@@ -1,8 +1,8 @@
 """How real is synthesised blur? Each method makes the blurry shot from the sharp frames of the same motion and is
 scored against the blurry shot the simulated camera really takes (:mod:`core_isp.simulation.blur_capture`).
 
-    python -m benchmarks.blur_realism [--scenes 8] [--cameras A,B,...] [--split test|val] [--pair separate|joint]
-        [--out runs/blur-realism]
+    python -m benchmarks.blur_realism [--scenes 8] [--cameras A,B,...] [--split test|val]
+        [--pair separate|joint|brackets] [--inverse-pair PAIR] [--weights own|generic] [--out runs/blur-realism]
 
 Per camera, the same ``--scenes`` test scenes (drawn before the camera, so scenes are shared across cameras; log-average
 luminance log-uniform in 2-2000 cd/m^2, from dim interiors, where the AE raises ISO, to daylight), each under its own
@@ -15,7 +15,10 @@ Poisson-Gaussian noise for the blurry shot's ISO in linear sRGB (RSBlur-like wit
 exact inverses); (e) ``apps.dataset_synth`` with the camera's learned ISPs (``canon-550d``: held out, its body with the
 camera-agnostic weights, as ``--camera`` gives it), with the round-trip residual (the default), and the same without
 it (``--direct``).
-``--pair joint`` runs (e) and the diagnosis rows with each camera's jointly fine-tuned pair (``load_isp(pair=...)``).
+``--pair joint`` runs (e) and the diagnosis rows with each camera's jointly fine-tuned pair (``load_isp(pair=...)``);
+``--inverse-pair`` takes the inverse from another of its pairs. ``--weights generic`` runs every body on the
+camera-agnostic weights, as the held-out ``canon-550d`` runs: on the tuning cameras' validation scenes, the place to
+choose what the 550D gets.
 (d) and (e) are given the blurry shot's exposure time, ISO, f-number and focal length (as ``synth-blur
 --exposure-time ... --iso ...`` would be), nothing else.
 
@@ -205,6 +208,9 @@ def main() -> None:
     parser.add_argument("--cameras", default=",".join(CAMERAS))
     parser.add_argument("--split", default="test", help="scene split (choices are made on val, never on test)")
     parser.add_argument("--pair", choices=PAIRS, default="separate", help="which of each camera's ISP pairs (e) runs")
+    parser.add_argument("--inverse-pair", choices=PAIRS, help="the inverse from this pair (default: --pair's)")
+    parser.add_argument("--weights", choices=("own", "generic"), default="own",
+                        help="each body's own ISPs (camera-agnostic where it has none) or the camera-agnostic ones")
     parser.add_argument("--out", type=Path, default=Path("runs/blur-realism"))
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -212,8 +218,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     upi = upi_isp()
-    isps = {"upi": (upi, upi)} | {c: (load_isp(c, pair=args.pair),) * 2 for c in cameras}
-    print("; ".join(f"{c}: {isps[c][0].description}" for c in cameras), flush=True)
+    isps = {"upi": (upi, upi)}
+    for c in cameras:
+        source = None if args.weights == "generic" else c
+        forward = load_isp(source, pair=args.pair)
+        isps[c] = (load_isp(source, pair=args.inverse_pair) if args.inverse_pair else forward, forward)
+        print(f"{c}: inverse {isps[c][0].description}; forward {forward.description}", flush=True)
     all_scenes = scenes(args.scenes, args.split)
     rows = [r for c in cameras for r in evaluate(c, all_scenes, isps)]
     (args.out / "rows.json").write_text(json.dumps(rows, indent=1))

@@ -76,8 +76,8 @@ class Shot:
     source: str  # the scene source it was cut from
 
 
-def test_shots(profile: str, n_shots: int = N_SHOTS) -> list[Shot]:
-    """The profile's ``n_shots`` test shots.
+def test_shots(profile: str, n_shots: int = N_SHOTS, hand_set: bool = False) -> list[Shot]:
+    """The profile's ``n_shots`` test shots (``hand_set``: the same scenes, the settings drawn as set by hand).
 
     The test set is stratified by source: shot ``i`` is cut from test source ``i mod S`` (manifest order), so every
     source, dead leaves included, gets the same share of shots. Shot ``i`` is seeded by ``(EVAL_SEED, i)`` alone,
@@ -90,7 +90,8 @@ def test_shots(profile: str, n_shots: int = N_SHOTS) -> list[Shot]:
     shots = []
     for i in range(n_shots):
         stratum = [sources[i % len(sources)]]
-        shot, source = simulate_shot(get_profile(profile), stratum, shot_seed(EVAL_SEED, i), SIZE, image_cache=cache)
+        shot, source = simulate_shot(get_profile(profile), stratum, shot_seed(EVAL_SEED, i), SIZE, image_cache=cache,
+                                     hand_set=hand_set)  # fmt: skip
         m = shot.metadata
         shots.append(Shot(shot.noisy_raw, shot.clean_raw, shot.camera_srgb, m, m.iso, m.exposure_time_s, i,  # type: ignore[arg-type]
                           source.source_id))  # fmt: skip

@@ -37,6 +37,9 @@ TRAINING_STAGES = ("init", "pretrain", "finetune", "joint")
 WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 #: Metadata key of a conditioning file (module notes).
 CONDITIONING_BASE_KEY = "conditioning_base_sha256"
+#: Weights the networks gained after checkpoints were first written, with the value that leaves such a network
+#: exactly as those checkpoints were trained: a file without one loads with it (ParamNet's gain-rule term, zero).
+LATER_WEIGHTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"paramnet.gain_rule.weight": torch.zeros_like}
 
 
 @dataclass(frozen=True)
@@ -241,9 +244,12 @@ def _checked_tensors(
     path: str | Path, model: ParamISP, info: CheckpointInfo, keep: Callable[[str], bool]
 ) -> dict[str, torch.Tensor]:
     """The file's tensors (fp32), which must be exactly ``model``'s state entries that ``keep`` accepts, in shape
-    and finite; one-line refusals otherwise."""
+    and finite (a file older than a :data:`LATER_WEIGHTS` entry gets its neutral value); one-line refusals
+    otherwise."""
     tensors = load_file(str(path))
-    expected_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items() if keep(k)}
+    state = model.state_dict()
+    tensors |= {k: neutral(state[k]) for k, neutral in LATER_WEIGHTS.items() if k not in tensors and keep(k)}
+    expected_shapes = {k: tuple(v.shape) for k, v in state.items() if keep(k)}
     found_shapes = {k: tuple(v.shape) for k, v in tensors.items()}
     if found_shapes != expected_shapes:
         wrong = sorted(set(found_shapes) ^ set(expected_shapes)) or sorted(

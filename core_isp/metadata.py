@@ -37,6 +37,12 @@ OPTICAL_FIELDS = tuple(PLAUSIBLE_RANGES)
 Matrix3 = tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
 
 
+def gain_held_at(iso: float, highlight_priority_iso: float | None) -> bool:
+    """Whether a body that holds its sensor's gain a stop low from recorded ISO ``highlight_priority_iso`` (None:
+    never) does so at recorded ``iso``."""
+    return highlight_priority_iso is not None and iso >= highlight_priority_iso
+
+
 @dataclass(frozen=True)
 class CameraMetadata:
     """Metadata of one shot (a RAW file, a rendered photo, or a simulated capture)."""
@@ -50,6 +56,10 @@ class CameraMetadata:
     white_level: float | None = None
     #: The level where the data really clips, when lower than ``white_level``.
     saturation_level: float | None = None
+    #: The body's gain rule: from this recorded ISO up it holds the sensor's gain a stop lower and lifts the JPEG
+    #: (highlight-tone priority, Active D-Lighting). None: never, or not known. A rule rather than a per-shot flag, so
+    #: a shot moved to another ISO never carries a stale one.
+    highlight_priority_iso: float | None = None
     #: (height, width) of the image as returned by the reader, in sensor orientation.
     image_size_hw: tuple[int, int] | None = None
     #: The camera's own crop of the returned image: (top, left, height, width).
@@ -94,6 +104,11 @@ class CameraMetadata:
             raise BadInputError(f"EXIF orientation must be 1..8, got {self.orientation}")
 
     # -- derived values ---------------------------------------------------------------------------
+
+    @property
+    def gain_held(self) -> bool:
+        """Whether the sensor's gain was held a stop below the recorded ISO (:attr:`highlight_priority_iso`)."""
+        return self.iso is not None and gain_held_at(self.iso, self.highlight_priority_iso)
 
     @property
     def is_raw(self) -> bool:

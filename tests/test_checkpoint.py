@@ -75,6 +75,30 @@ def test_refuses_wrong_direction_config_or_version(tmp_path, inverse_model):
         load_checkpoint(tmp_path / "junk.safetensors", direction="inverse")
 
 
+def test_a_file_from_before_the_gain_rule_term_loads_with_the_term_at_zero(tmp_path, inverse_model):
+    path, old = tmp_path / "now.safetensors", tmp_path / "before.safetensors"
+    with torch.no_grad():
+        inverse_model.paramnet.gain_rule.weight.normal_()
+    save_checkpoint(inverse_model, path, camera_profile="x", training_stage="pretrain")
+    tensors = load_file(str(path))
+    assert tensors.pop("paramnet.gain_rule.weight").abs().sum() > 0
+    save_file(tensors, str(old), metadata=read_checkpoint_info(path).to_metadata())
+    model, _ = load_checkpoint(old, direction="inverse", config="small")
+    assert not model.paramnet.gain_rule.weight.any()
+    with torch.no_grad():
+        inverse_model.paramnet.gain_rule.weight.zero_()
+    held = ShotParams.from_metadata([META.replace(iso=1600.0, highlight_priority_iso=800.0)])
+    assert held.gain_held.tolist() == [1.0]
+    with torch.no_grad():
+        x = model_input("inverse", 1, 96, 96)
+        assert torch.equal(model(x, held), inverse_model(x, held))
+    # Any other missing weight is still a mismatch.
+    tensors.pop("paramnet.colour.weight")
+    save_file(tensors, str(old), metadata=read_checkpoint_info(path).to_metadata())
+    with pytest.raises(BadInputError, match=r"first mismatch: paramnet\.colour\.weight"):
+        load_checkpoint(old, direction="inverse")
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
 def test_weights_with_nan_or_inf_are_refused_when_loaded(tmp_path, inverse_model, bad):
     path = tmp_path / "damaged.safetensors"

@@ -20,7 +20,7 @@ from core_isp.checkpoint import load_checkpoint, save_checkpoint
 from core_isp.errors import BadInputError
 from core_isp.models.config import get_config
 from core_isp.models.paramisp import DIRECTIONS, ParamISP
-from core_isp.training.finetune import FinetuneSettings, finetune_camera, generic_start
+from core_isp.training.finetune import ADAPT_LR, FinetuneSettings, finetune_camera, generic_start
 from core_isp.training.trainer import TRAINABLE
 
 #: Crops of 88 pixels: GlobalNet's smallest input, so a crop is its own context (a smaller one costs as much).
@@ -70,7 +70,7 @@ MUST_TRAIN = {
 }
 
 
-@pytest.mark.parametrize("mode", list(TRAINABLE))
+@pytest.mark.parametrize("mode", list(ADAPT_LR))
 def test_each_adapt_mode_trains_its_parameters_and_freezes_the_rest(
     cache: Path, untrained: dict[str, Path], tmp_path: Path, mode: str
 ) -> None:

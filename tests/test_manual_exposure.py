@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from core_isp.errors import BadInputError
+from core_isp.simulation.capture_folder import simulate_shot
 from core_isp.simulation.exposure import snap_iso
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.render import (
@@ -21,7 +22,7 @@ from core_isp.simulation.render import (
     manual_settings,
     metered_exposure_time_s,
 )
-from core_isp.simulation.scenes import Scene
+from core_isp.simulation.scenes import Scene, load_manifest
 from core_isp.training.data import SimulatedCameras, sample_generator
 from core_isp.training.trainer import Trainer, TrainSettings, l1, log_l1
 
@@ -86,3 +87,33 @@ def test_the_loss_in_stops_trains_beside_the_papers(tmp_path) -> None:
     with open(tmp_path / "run" / "log.csv") as f:
         parts = [json.loads(row["parts"]) for row in csv.DictReader(f) if row["parts"]]
     assert parts and parts[0]["inverse_stops"] > 0 and parts[0]["inverse"] > 0
+
+
+def test_a_hand_set_test_shot_shows_the_same_scene_and_records_whether_the_gain_was_held() -> None:
+    # benchmarks.gain_rule_eval: shot k of a test run, set by the AE or by hand, renders the same scene k.
+    profile = get_profile("canon-550d")
+    sources = [s for s in load_manifest() if s.split == "test"][:1]
+    auto, _ = simulate_shot(profile, sources, 7, (32, 48))
+    held = []
+    for seed in range(12):
+        by_hand, _ = simulate_shot(profile, sources, seed, (32, 48), hand_set=True)
+        same_scene, _ = simulate_shot(profile, sources, seed, (32, 48))
+        assert torch.equal(by_hand.scene.linear_rgb, same_scene.scene.linear_rgb)
+        iso = by_hand.metadata.iso
+        assert by_hand.metadata.gain_held == (iso >= 400) == by_hand.settings.highlight_tone_priority
+        held.append(by_hand.metadata.gain_held)
+    assert any(held) and not all(held)
+    assert auto.metadata.highlight_priority_iso == 400
+
+
+def test_the_gain_rule_fine_tune_trains_the_term_and_nothing_else(tmp_path) -> None:
+    # tools/train_gain_rule.py's recipe in small: hand-set D7000 shots, many of them held (ISO >= 800).
+    settings = TrainSettings(stage="pretrain", direction="forward", data="sim:nikon-d7000", steps=2, crop=32,
+                             batch_size=4, val_every=2, val_samples=2, manual_exposure_p=1.0, trainable="gain_rule",
+                             lr=1e-2, optics_dropout_p=0.0, seed=3)  # fmt: skip
+    trainer = Trainer(settings, tmp_path / "run", progress=False)
+    before = {k: v.clone() for k, v in trainer.models["forward"].state_dict().items()}
+    trainer.run()
+    after = trainer.models["forward"].state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"paramnet.gain_rule.weight"}

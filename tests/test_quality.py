@@ -3,6 +3,7 @@ brightness-matched, by a margin that untrained weights of the same config fail."
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,9 +11,10 @@ from core_isp.isp import FixedISP, InferenceOptions, LearnedISP, canonical_isp, 
 from core_isp.metrics import brightness_matched, psnr
 from core_isp.models.paramisp import ParamISP
 from core_isp.simulation.capture_folder import shot_seed, simulate_shot
+from core_isp.simulation.exposure import ShotSettings
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.render import RenderedShot
-from core_isp.simulation.scenes import load_manifest
+from core_isp.simulation.render import RenderedShot, metered_exposure_time_s, render_shot
+from core_isp.simulation.scenes import load_manifest, sample_scene
 
 PROFILE = "nikon-d7000"
 SEED = 20261130
@@ -24,6 +26,11 @@ WHOLE = InferenceOptions(tile=None)
 MARGIN_DB = {"forward": 5.0, "inverse": 2.0}
 #: Required round-trip gain of the joint pair over the separate one on these shots (measured: +3.4 dB, 25.9 -> 29.3).
 JOINT_ROUND_TRIP_GAIN_DB = 2.0
+#: Log-average luminance of the hand-set shots at high ISO (a dim interior).
+DIM_SCENE_CD_M2 = 20.0
+#: Required forward gain from telling the camera-agnostic forward a held gain, on the D7000 at ISO 1600 (measured:
+#: +5.6 dB, 25.41 -> 30.99; +6.5 at ISO 800, +2.6 at 3200).
+GAIN_RULE_MIN_DB = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +100,36 @@ def test_joint_pair_round_trips_closer_and_still_clears_the_bar(shots, bar):
     assert gain >= JOINT_ROUND_TRIP_GAIN_DB, gain
     scores = set_psnr(joint, shots)
     assert all(scores[d] >= bar[d] for d in bar), (scores, bar)
+
+
+def held_shots(iso: float) -> list[RenderedShot]:
+    """One D7000 shot of each test-split scene source at ``iso``, set by hand and correctly metered in dim light
+    (from ISO 800 the body holds its sensor's gain a stop low and lifts the JPEG)."""
+    profile, shots = get_profile(PROFILE), []
+    for k, source in enumerate(s for s in load_manifest() if s.split == "test"):
+        rng = np.random.default_rng(shot_seed(SEED, k))
+        scene = sample_scene(source, *SIZE_HW, rng, DIM_SCENE_CD_M2)
+        settings = ShotSettings(metered_exposure_time_s(scene, 4.0, iso), 4.0, iso, 35.0,
+                                highlight_tone_priority=profile.highlight_tone_priority_at(iso))  # fmt: skip
+        shots.append(render_shot(profile, scene, shot_seed(SEED, k), settings=settings, focal_length_mm=35.0))
+    return shots
+
+
+def forward_psnr(isp: LearnedISP, shots: list[RenderedShot], rule: bool) -> float:
+    """The forward ISP on the shots' RAW against the camera's JPEG, told the body's gain rule or not."""
+    with torch.no_grad():
+        return pooled_psnr([(isp.forward(s.noisy_raw, [s.metadata if rule else s.metadata.replace(
+            highlight_priority_iso=None)], WHOLE), s.camera_srgb) for s in shots])  # fmt: skip
+
+
+def test_the_camera_agnostic_forward_knows_a_held_gain_and_nothing_else_changes():
+    """``tools/train_gain_rule.py``: told that the D7000 held its gain, the camera-agnostic forward renders the
+    body's JPEG closer; below the body's rule the term is silent and the render identical."""
+    isp = load_isp(None, pair="joint", directions=("forward",))
+    held = held_shots(1600.0)
+    assert all(s.metadata.gain_held for s in held)
+    gain = forward_psnr(isp, held, rule=True) - forward_psnr(isp, held, rule=False)
+    assert gain >= GAIN_RULE_MIN_DB, gain
+    below = held_shots(400.0)
+    assert not any(s.metadata.gain_held for s in below)
+    assert forward_psnr(isp, below, rule=True) == forward_psnr(isp, below, rule=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from PIL import Image
 
 from conftest import D30, DATA
 from core_isp.cameras import get_camera, photo_white_balance
+from core_isp.checkpoint import load_checkpoint
 from core_isp.errors import BadInputError, MetadataWarning
 from core_isp.io import find_camera_jpeg, read_raw, register_camera_jpeg
 from core_isp.io.camera_jpeg import warp_raw_to_jpeg
@@ -74,6 +76,37 @@ def test_joint_pairs_ship_where_they_beat_the_separate_pair_and_other_cameras_fa
     assert d40.weight_files == load_isp("nikon-d40").weight_files and "no joint pair" in d40.description
     with pytest.raises(BadInputError, match="pair must be one of separate, joint, brackets, got 'both'"):
         load_isp("nikon-d40", pair="both")
+
+
+def test_the_gain_rule_term_ships_over_the_camera_agnostic_isps_and_keeps_their_record():
+    """``tools/ship_default_weights.py --gain-rule``: the camera-agnostic ISPs gain a trained term where it beat them
+    on validation, and stay the same files otherwise (stage, training record, plus the term's run)."""
+    generic = registry()["generic"]
+    # The joint inverse's term was trained but not shipped: synth-blur, the joint pair's user, chose without it on
+    # validation scenes (benchmarks/RESULTS.md, "The body's gain rule").
+    runs = {"pretrain": (generic, ("forward", "inverse")), "joint": (generic["joint"], ("forward",))}
+    for entry, directions in runs.values():
+        assert set(entry["gain_rule"]) == set(directions)
+    for (stage, (entry, directions)), direction in itertools.product(runs.items(), ("forward", "inverse")):
+        if direction not in directions:
+            model = load_checkpoint(weights_dir() / entry[direction], direction=direction)[0]
+            assert not model.paramnet.gain_rule.weight.any()
+            continue
+        record = entry["gain_rule"][direction]
+        scores = record["validation"]
+        assert record["shipped"] == (scores["gain_rule"]["score"] > scores["before"]["score"])
+        model, info = load_checkpoint(weights_dir() / entry[direction], direction=direction)
+        assert bool(model.paramnet.gain_rule.weight.any()) == record["shipped"]
+        if record["shipped"]:
+            assert info.training_stage == stage
+            assert json.loads(info.training)["gain_rule"]["trainable"] == "gain_rule"
+    # The bodies' own ISPs learned their rule from the ISO: their term stays zero.
+    own = load_checkpoint(weights_dir() / registry()["nikon-d7000"]["forward"], direction="forward")[0]
+    assert not own.paramnet.gain_rule.weight.any()
+    # The bracket conditioning, trained before the term, still loads over the camera-agnostic inverse and holds the
+    # term at zero: HDR's inverse is the network it was validated as.
+    brackets = load_isp(None, pair="brackets")
+    assert brackets.bracket_conditioned and not brackets.inverse_model.paramnet.gain_rule.weight.any()
 
 
 def test_bracket_conditioning_ships_where_it_beats_the_separate_inverse_and_changes_only_the_conditioning():

@@ -4,6 +4,7 @@
     python tools/ship_default_weights.py --bodies-only     # refresh the cameras' sensor/colour/noise entries
     python tools/ship_default_weights.py --joint [RUN_ROOT] # after tools/train_default_weights.py --recipe joint
     python tools/ship_default_weights.py --brackets [RUN_ROOT] # after tools/train_bracket_inverse.py
+    python tools/ship_default_weights.py --gain-rule [RUN_ROOT] # after tools/train_gain_rule.py
 
 Ships the camera-agnostic pre-trained pair ("generic") and the fine-tuned pair of each tuning profile, each
 from its best validation checkpoint. A camera's registry entry names its fine-tuned file only where that beats
@@ -22,21 +23,38 @@ way. Re-shipping the separate pairs drops the joint and bracket ones (they were 
 as an entry's ``brackets``: a conditioning file (``core_isp.checkpoint``) over the shipped inverse it was trained from,
 where the run's validation score (half of its shots set by hand) beats that inverse; the scores are recorded either way.
 The HDR merge's validation check that made it `hdr`'s default is in ``benchmarks/RESULTS.md``.
+
+``--gain-rule`` ships the fine-tunes of ParamNet's gain-rule term (``python -m tools.train_gain_rule``, the ``last``
+checkpoints) in place of the camera-agnostic files they were trained from, where the run's validation score beats
+that file: only the term's weights differ (checked), so every shot whose gain was not held renders as before. A
+conditioning file made over a replaced file (the camera-agnostic bracket conditioning) is pointed at the new one,
+where it loads to the same network as before (checked). The scores are recorded in the registry under the entry's
+``gain_rule``, per direction.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
-from core_isp.checkpoint import load_checkpoint, save_checkpoint
+from core_isp.checkpoint import (
+    CONDITIONING_BASE_KEY,
+    CheckpointInfo,
+    load_checkpoint,
+    read_checkpoint_info,
+    read_weights_metadata,
+    save_checkpoint,
+)
+from core_isp.io.checksums import file_sha256
 from core_isp.io.writers import atomic_write
-from core_isp.models.paramisp import is_conditioning
+from core_isp.models.paramisp import ParamISP, is_conditioning
 from core_isp.simulation.profiles import HELD_OUT_PROFILES, TUNING_PROFILES, get_profile
-from core_isp.training.trainer import TrainSettings, validate, validation_batches
+from core_isp.training.trainer import TRAINABLE, TrainSettings, validate, validation_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "core_isp" / "weights"
@@ -106,17 +124,71 @@ def ship_brackets(root: Path) -> None:
         entry = cameras[run.name]
         entry["brackets"] = {"validation": scores}
         if scores["brackets"]["score"] > scores["separate"]["score"]:
-            model, info = load_checkpoint(tuned, direction="inverse")
-            base = load_checkpoint(start, direction="inverse")[0].state_dict()
-            moved = [k for k, v in model.state_dict().items() if not is_conditioning(k) and not torch.equal(v, base[k])]
-            if moved:
-                raise SystemExit(f"{tuned}: trained {moved[0]}, outside the conditioning: not a conditioning fine-tune")
+            model, info = trained_only(tuned, start, "inverse", is_conditioning)
             entry["brackets"]["inverse"] = f"{run.name}.brackets.inverse.safetensors"
             save_checkpoint(model, WEIGHTS / entry["brackets"]["inverse"], camera_profile=info.camera_profile,
                             training_stage=info.training_stage, data_manifest_hash=info.data_manifest_hash,
                             training=info.training, trained_by=info.code_version, conditioning_of=start)  # fmt: skip
         print(f"{run.name}: {scores} -> {'shipped' if 'inverse' in entry['brackets'] else 'not shipped'}", flush=True)
     write_registry(cameras)
+
+
+def trained_only(
+    tuned: Path, start: Path, direction: str, group: Callable[[str], bool]
+) -> tuple[ParamISP, CheckpointInfo]:
+    """The fine-tuned checkpoint, refused unless it differs from the one it started from only in ``group``."""
+    model, info = load_checkpoint(tuned, direction=direction)  # type: ignore[arg-type]
+    base = load_checkpoint(start, direction=direction)[0].state_dict()  # type: ignore[arg-type]
+    moved = [k for k, v in model.state_dict().items() if not group(k) and not torch.equal(v, base[k])]
+    if moved:
+        raise SystemExit(f"{tuned}: trained {moved[0]}, outside the group it was meant to train")
+    return model, info
+
+
+def replace_keeping_conditioning(start: Path, tuned: Path, direction: str) -> None:
+    """Ship ``tuned`` in place of ``start``, the file it was fine-tuned from: it stays what it was (stage, training
+    record, plus the fine-tune's run in that record), and every conditioning file made over it is pointed at the new
+    file, after checking that it loads over it to the very network it gave over the old one (a conditioning file
+    from before the gain-rule term holds the term at zero, so those networks are unchanged)."""
+    old_sha = file_sha256(start)
+    riders = [f for f in sorted(WEIGHTS.glob("*.safetensors"))
+              if read_weights_metadata(f).get(CONDITIONING_BASE_KEY) == old_sha]  # fmt: skip
+    before = {f: load_checkpoint(start, direction=direction, conditioning=f)[0].state_dict() for f in riders}  # type: ignore[arg-type]
+    model, info = load_checkpoint(tuned, direction=direction)  # type: ignore[arg-type]
+    base = read_checkpoint_info(start)
+    training = json.dumps({**json.loads(base.training), "gain_rule": json.loads(info.training)})
+    save_checkpoint(model, start, camera_profile=base.camera_profile, training_stage=base.training_stage,
+                    data_manifest_hash=base.data_manifest_hash, weights_dtype="float16", training=training,
+                    trained_by=info.code_version)  # fmt: skip
+    for rider in riders:
+        metadata = {**read_weights_metadata(rider), CONDITIONING_BASE_KEY: file_sha256(start)}
+        with atomic_write(rider, overwrite=True) as tmp:
+            save_file(load_file(str(rider)), str(tmp), metadata=metadata)
+            after = load_checkpoint(start, direction=direction, conditioning=tmp)[0].state_dict()  # type: ignore[arg-type]
+            if any(not torch.equal(v, after[k]) for k, v in before[rider].items()):
+                raise SystemExit(f"{rider}: over the new {start.name} it would give another network")
+        print(f"{rider.name}: now made over the new {start.name} (the same network)", flush=True)
+
+
+def ship_gain_rule(root: Path) -> None:
+    registry = json.loads((WEIGHTS / "registry.json").read_text())["cameras"]
+    for start_name, entry in (("separate", registry["generic"]), ("joint", registry["generic"]["joint"])):
+        for run in sorted(p.parent for p in (root / start_name).glob("*/settings.json")):
+            direction = run.name
+            start = ROOT / json.loads((run / "settings.json").read_text())[f"init_{direction}"]
+            if start != WEIGHTS / entry[direction]:
+                raise SystemExit(f"{run}: trained from {start}, not the shipped {entry[direction]}")
+            tuned = run / f"{direction}.last.safetensors"
+            trained_only(tuned, start, direction, TRAINABLE["gain_rule"])
+            if bool(load_checkpoint(start, direction=direction)[0].paramnet.gain_rule.weight.any()):  # type: ignore[arg-type]
+                raise SystemExit(f"{start} already has a trained gain-rule term")
+            scores = validation_scores(run, {"before": {direction: start}, "gain_rule": {direction: tuned}})
+            shipped = scores["gain_rule"]["score"] > scores["before"]["score"]
+            entry.setdefault("gain_rule", {})[direction] = {"validation": scores, "shipped": shipped}
+            if shipped:
+                replace_keeping_conditioning(start, tuned, direction)
+            print(f"generic {start_name} {direction}: {scores} -> {'shipped' if shipped else 'not shipped'}")
+    write_registry(registry)
 
 
 def with_bodies(cameras: dict[str, dict]) -> dict[str, dict]:
@@ -175,6 +247,8 @@ if __name__ == "__main__":
         write_registry(json.loads((WEIGHTS / "registry.json").read_text())["cameras"])
     elif sys.argv[1:2] == ["--joint"]:
         ship_joint(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "joint")
+    elif sys.argv[1:2] == ["--gain-rule"]:
+        ship_gain_rule(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "gain-rule")
     elif sys.argv[1:2] == ["--brackets"]:
         ship_brackets(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "bracket-inverse" / "manual+stops")
     else:

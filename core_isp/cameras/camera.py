@@ -20,7 +20,7 @@ from core_isp.cameras.noise import NoiseModel
 from core_isp.cfa import validate_cfa
 from core_isp.colour import ccm_from_xyz_to_cam, dng_xyz_to_cam_d65, neutral_from_wb_gains, wb_gains_from_neutral
 from core_isp.errors import BadInputError
-from core_isp.metadata import CameraMetadata
+from core_isp.metadata import CameraMetadata, gain_held_at
 
 #: Correlated colour temperature of the white a camera's "daylight" preset is balanced for.
 DAYLIGHT_CCT_K = 5500.0
@@ -45,8 +45,7 @@ class SensorLayout:
 
     def analog_iso(self, iso: float) -> float:
         """The ISO the sensor really ran at for a recorded ``iso``: what a RAW's level is proportional to."""
-        held = self.highlight_priority_iso is not None and iso >= self.highlight_priority_iso
-        return iso / 2.0 if held else iso
+        return iso / 2.0 if gain_held_at(iso, self.highlight_priority_iso) else iso
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cfa_pattern", validate_cfa(self.cfa_pattern))
@@ -165,6 +164,7 @@ class Camera:
             black_level_per_site=self.sensor.black_level_per_site,
             white_level=float(self.sensor.white_level),
             saturation_level=float(self.sensor.white_level),
+            highlight_priority_iso=self.sensor.highlight_priority_iso,
             wb_gains=tuple(float(g) for g in wb_gains),
             wb_source=wb_source,
             ccm_wb_cam_to_srgb=tuple(tuple(float(v) for v in row) for row in ccm),

@@ -90,7 +90,7 @@ class ParamISP(nn.Module):
         if self.config.embedding == "none":
             return torch.zeros(shots.batch_size, self.config.embed_dim, device=shots.wb_gains.device)
         known = shots.optics_known if self.config.embedding == "full" else torch.zeros_like(shots.optics_known)
-        return self.paramnet(shots.wb_gains, shots.ccm, shots.optics, known)
+        return self.paramnet(shots.wb_gains, shots.ccm, shots.optics, known, shots.gain_held)
 
     def to_network(self, x: torch.Tensor, shots: ShotParams) -> torch.Tensor:
         """The canonical steps before the learned part -> ``(B, 3, H, W)`` fp32."""

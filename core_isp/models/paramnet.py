@@ -3,6 +3,12 @@
 Each optical value goes through a fixed non-linear equalisation (15 numbers spanning linear, root,
 reciprocal, log and periodic responses over the parameter's working range) and its own Linear; the colour
 parameters (WB, CCM and their inverses) through one Linear; the terms are summed and fused by an MLP.
+
+One input is this suite's, not the paper's: whether the body held its sensor's gain a stop below the recorded ISO
+(highlight-tone priority, Active D-Lighting; ``docs/decisions.md`` 26). The recorded ISO alone cannot say it (one body
+holds from ISO 400, another from 800, most never), yet it sets the RAW level behind a JPEG. It enters as one more
+term of the sum, a bias-free Linear on a 0/1 flag that starts at zero: a shot without the flag, and every checkpoint
+trained before it existed, gives exactly the embedding it gave before.
 """
 
 from __future__ import annotations
@@ -97,11 +103,18 @@ class ParamNet(nn.Module):
         self.colour = linear(COLOUR_FEATURES, e)
         self.optics = nn.ModuleDict({name: linear(EQUALISED_FEATURES, e) for name in OPTICAL_PARAMETERS})
         self.fuse = nn.ModuleList([linear(e, e), linear(e, e), linear(e, e, gain=0.1)])
+        self.gain_rule = nn.Linear(1, e, bias=False)
+        nn.init.zeros_(self.gain_rule.weight)
 
     def forward(
-        self, wb_gains: torch.Tensor, ccm: torch.Tensor, optics: torch.Tensor, optics_known: torch.Tensor
+        self,
+        wb_gains: torch.Tensor,
+        ccm: torch.Tensor,
+        optics: torch.Tensor,
+        optics_known: torch.Tensor,
+        gain_held: torch.Tensor,
     ) -> torch.Tensor:
-        """``(B, 3)``, ``(B, 3, 3)``, ``(B, 4)``, ``(B, 4)`` bool -> ``(B, embed_dim)``; always fp32."""
+        """``(B, 3)``, ``(B, 3, 3)``, ``(B, 4)``, ``(B, 4)`` bool, ``(B,)`` 0/1 -> ``(B, embed_dim)``; always fp32."""
         check_shape(optics, "B,4", "optics")
         # DECIDE(14): fp32 under autocast; the raw values span decades (1/28800 s to ISO 8000) and the net is tiny.
         with torch.autocast(wb_gains.device.type, enabled=False):
@@ -114,6 +127,9 @@ class ParamNet(nn.Module):
             s = self.colour(colour_vector(wb_gains.float(), ccm.float()))
             for i, (name, layer) in enumerate(self.optics.items()):
                 s = s + layer(equalise(values[:, i], EQUALISATION[name])) * mask[:, i : i + 1]
+            # The flag qualifies the ISO: masked with it (a missing tag, optics dropout, the colour-only ablation).
+            iso = OPTICAL_PARAMETERS.index("iso")
+            s = s + self.gain_rule(gain_held.float()[:, None]) * mask[:, iso : iso + 1]
             for layer in self.fuse:
                 s = layer(F.elu(s))
             return s

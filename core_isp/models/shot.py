@@ -30,7 +30,9 @@ class ShotParams:
     ``cfa`` ``(B, 2, 2)`` long; ``wb_gains`` ``(B, 3)`` with G = 1; ``ccm`` ``(B, 3, 3)`` white-balanced camera
     RGB -> linear sRGB, rows summing to 1; ``optics`` ``(B, 4)`` in :data:`OPTICAL_PARAMETERS` order and units,
     ``optics_known`` ``(B, 4)`` bool (an unknown value's entry in ``optics`` is meaningless);
-    ``raw_levels_dn`` ``(B, 3)`` white minus black level per colour in DN (DN steps from black to white).
+    ``raw_levels_dn`` ``(B, 3)`` white minus black level per colour in DN (DN steps from black to white);
+    ``gain_held`` ``(B,)`` 1.0 where the body held its sensor's gain a stop below the recorded ISO
+    (:attr:`~core_isp.metadata.CameraMetadata.gain_held`), else 0.0 (not held, or the body's rule not known).
     """
 
     cfa: torch.Tensor
@@ -39,6 +41,7 @@ class ShotParams:
     optics: torch.Tensor
     optics_known: torch.Tensor
     raw_levels_dn: torch.Tensor
+    gain_held: torch.Tensor
 
     def __post_init__(self) -> None:
         b = self.cfa.shape[0]
@@ -49,6 +52,7 @@ class ShotParams:
             "optics": (b, 4),
             "optics_known": (b, 4),
             "raw_levels_dn": (b, 3),
+            "gain_held": (b,),
         }
         for name, shape in shapes.items():
             if tuple(getattr(self, name).shape) != shape:
@@ -90,6 +94,7 @@ class ShotParams:
             optics=torch.tensor([[math.nan if v is None else v for v in row] for row in optics], device=device),
             optics_known=torch.tensor([[v is not None for v in row] for row in optics], device=device),
             raw_levels_dn=torch.tensor([_levels_per_colour(m) for m in metas], device=device),
+            gain_held=torch.tensor([float(m.gain_held) for m in metas], device=device),
         )
 
 

@@ -24,7 +24,7 @@ from core_isp.io.writers import atomic_write, write_exr, write_png
 from core_isp.metadata import CameraMetadata
 from core_isp.simulation.exposure import ShotSettings
 from core_isp.simulation.profile import CameraProfile
-from core_isp.simulation.render import RenderedShot, render_shot
+from core_isp.simulation.render import RenderedShot, manual_settings, render_shot
 from core_isp.simulation.scenes import SceneSource, sample_scene
 
 #: Kinds of scene sources and how often each is drawn.
@@ -59,13 +59,18 @@ def simulate_shot(
     size_hw: tuple[int, int],
     settings: ShotSettings | None = None,
     image_cache: dict[str, np.ndarray] | None = None,
+    hand_set: bool = False,
 ) -> tuple[RenderedShot, SceneSource]:
-    """Draw a scene and render it: everything follows from ``seed``."""
+    """Draw a scene and render it: everything follows from ``seed``. ``hand_set``: the shot's settings are drawn as
+    a photographer sets them by hand (:func:`~core_isp.simulation.render.manual_settings`), not by the program AE;
+    the scene is the same either way."""
     rng = np.random.default_rng(seed)
     source = choose_scene(sources, rng)
     lo, hi = LUMINANCE_RANGE_CD_M2
     luminance = math.exp(rng.uniform(math.log(lo), math.log(hi)))
     scene = sample_scene(source, size_hw[0], size_hw[1], rng, luminance, image_cache=image_cache)
+    if hand_set:
+        settings = manual_settings(profile, scene, rng)
     focal = settings.focal_length_mm if settings is not None else None
     return render_shot(profile, scene, int(rng.integers(0, 2**62)), settings=settings, focal_length_mm=focal), source
 

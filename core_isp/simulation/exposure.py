@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from core_isp.metadata import gain_held_at
+
 METER_CALIBRATION_K = 12.5  # cd s / m^2, reflected-light meters (ISO 2720)
 
 # The nominal third-stop values cameras use and record in EXIF (the simulation exposes with them).
@@ -167,12 +169,6 @@ def snap_iso(iso: float) -> float:
     return _snap(iso, _ISO_STOPS)
 
 
-def uses_highlight_tone_priority(iso: float, htp_min_iso: float | None) -> bool:
-    """Whether a body that turns highlight-tone priority on from recorded ISO ``htp_min_iso`` (None: never) uses it
-    at recorded ``iso``."""
-    return htp_min_iso is not None and iso >= htp_min_iso
-
-
 def program_exposure(
     metered_luminance_cd_m2: float,
     focal_length_mm: float,
@@ -202,7 +198,7 @@ def program_exposure(
         t = n**2 / (2.0**ev100 * iso / 100.0)
     t = min(max(t, 1 / 16000), 30.0)
     iso = snap_iso(iso)
-    htp = uses_highlight_tone_priority(iso, htp_min_iso)
+    htp = gain_held_at(iso, htp_min_iso)
     return ShotSettings(
         exposure_time_s=_snap(t, _T_STOPS),
         f_number=_snap(n, _N_STOPS),

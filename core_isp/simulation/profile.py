@@ -18,8 +18,8 @@ import numpy as np
 from core_isp.cameras.camera import Camera, CameraColour, SensorLayout
 from core_isp.cameras.noise import NoiseModel
 from core_isp.cfa import validate_cfa
+from core_isp.metadata import gain_held_at
 from core_isp.simulation.camera_pipeline import RenderingStyle
-from core_isp.simulation.exposure import uses_highlight_tone_priority
 from core_isp.simulation.optics import LensModel
 
 
@@ -54,7 +54,7 @@ class CameraProfile:
 
     def highlight_tone_priority_at(self, iso: float) -> bool:
         """Whether this body uses highlight-tone priority at recorded ``iso``."""
-        return uses_highlight_tone_priority(iso, self.htp_min_iso)
+        return gain_held_at(iso, self.htp_min_iso)
 
     def __post_init__(self) -> None:
         validate_cfa(self.cfa_pattern)

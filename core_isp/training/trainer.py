@@ -56,6 +56,8 @@ TRAINABLE: dict[str, Callable[[str], bool]] = {
     "all": lambda name: True,
     "paramnet": is_conditioning,
     "global": lambda name: name.startswith("globalnet.") or is_conditioning(name) or name.endswith(".bias"),
+    # ParamNet's gain-rule term alone: the network is unchanged for every shot whose gain was not held.
+    "gain_rule": lambda name: name.startswith("paramnet.gain_rule."),
 }
 
 

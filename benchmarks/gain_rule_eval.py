@@ -1,6 +1,6 @@
 """What ParamNet's gain-rule input gives the camera-agnostic ISPs, on the simulated test split.
 
-    python -m benchmarks.gain_rule_eval [--shots 32] [--cameras nikon-d7000,canon-550d]
+    python -m benchmarks.gain_rule_eval [--shots 32] [--cameras nikon-d7000,canon-550d] [--directions forward,inverse]
 
 Per camera, the test shots of ``benchmarks.eval_isp`` (the same scenes, seeds and size), set by the program AE
 and, on the same scenes, by hand (ISO 100-3200 drawn apart from the light, as bracket frames are). Each
@@ -34,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shots", type=int, default=32)
     parser.add_argument("--cameras", default="nikon-d7000,canon-550d")
+    parser.add_argument("--directions", default="forward,inverse")
     args = parser.parse_args()
     torch.set_num_threads(2)
     t0 = time.perf_counter()
@@ -44,7 +45,7 @@ def main() -> None:
         shots = test_shots(camera, args.shots, hand_set)
         held = [s for s in shots if s.meta.gain_held]
         setting = "hand-set" if hand_set else "AE"
-        for (pair, isp), direction in itertools.product(isps.items(), ("forward", "inverse")):
+        for (pair, isp), direction in itertools.product(isps.items(), args.directions.split(",")):
             run = getattr(isp, direction)
             scores: dict[bool, list[float]] = {True: [], False: []}
             worst = 0.0

@@ -62,16 +62,14 @@ WEIGHTS = ROOT / "core_isp" / "weights"
 
 def ship(source: Path, target: Path, direction: str) -> None:
     model, info = load_checkpoint(source, direction=direction)  # type: ignore[arg-type]
-    save_checkpoint(
-        model,
-        target,
-        camera_profile=info.camera_profile,
-        training_stage=info.training_stage,
-        data_manifest_hash=info.data_manifest_hash,
-        weights_dtype="float16",
-        training=info.training,
-        trained_by=info.code_version,
-    )
+    save_fp16(model, target, info, info.training, info.code_version)
+
+
+def save_fp16(model: ParamISP, target: Path, identity: CheckpointInfo, training: str, trained_by: str) -> None:
+    """``model`` in fp16 at ``target``, with ``identity``'s profile, stage and data hash."""
+    save_checkpoint(model, target, camera_profile=identity.camera_profile, training_stage=identity.training_stage,
+                    data_manifest_hash=identity.data_manifest_hash, weights_dtype="float16", training=training,
+                    trained_by=trained_by)  # fmt: skip
 
 
 def validation_scores(run: Path, candidates: dict[str, dict[str, Path]]) -> dict[str, dict[str, float]]:
@@ -124,7 +122,7 @@ def ship_brackets(root: Path) -> None:
         entry = cameras[run.name]
         entry["brackets"] = {"validation": scores}
         if scores["brackets"]["score"] > scores["separate"]["score"]:
-            model, info = trained_only(tuned, start, "inverse", is_conditioning)
+            model, info, _ = trained_only(tuned, start, "inverse", is_conditioning)
             entry["brackets"]["inverse"] = f"{run.name}.brackets.inverse.safetensors"
             save_checkpoint(model, WEIGHTS / entry["brackets"]["inverse"], camera_profile=info.camera_profile,
                             training_stage=info.training_stage, data_manifest_hash=info.data_manifest_hash,
@@ -135,31 +133,30 @@ def ship_brackets(root: Path) -> None:
 
 def trained_only(
     tuned: Path, start: Path, direction: str, group: Callable[[str], bool]
-) -> tuple[ParamISP, CheckpointInfo]:
-    """The fine-tuned checkpoint, refused unless it differs from the one it started from only in ``group``."""
+) -> tuple[ParamISP, CheckpointInfo, ParamISP]:
+    """The fine-tuned checkpoint and the one it started from, refused unless they differ only in ``group``."""
     model, info = load_checkpoint(tuned, direction=direction)  # type: ignore[arg-type]
-    base = load_checkpoint(start, direction=direction)[0].state_dict()  # type: ignore[arg-type]
-    moved = [k for k, v in model.state_dict().items() if not group(k) and not torch.equal(v, base[k])]
+    base = load_checkpoint(start, direction=direction)[0]  # type: ignore[arg-type]
+    start_state = base.state_dict()
+    moved = [k for k, v in model.state_dict().items() if not group(k) and not torch.equal(v, start_state[k])]
     if moved:
         raise SystemExit(f"{tuned}: trained {moved[0]}, outside the group it was meant to train")
-    return model, info
+    return model, info, base
 
 
-def replace_keeping_conditioning(start: Path, tuned: Path, direction: str) -> None:
-    """Ship ``tuned`` in place of ``start``, the file it was fine-tuned from: it stays what it was (stage, training
-    record, plus the fine-tune's run in that record), and every conditioning file made over it is pointed at the new
-    file, after checking that it loads over it to the very network it gave over the old one (a conditioning file
-    from before the gain-rule term holds the term at zero, so those networks are unchanged)."""
+def replace_keeping_conditioning(start: Path, model: ParamISP, info: CheckpointInfo, direction: str) -> None:
+    """Ship ``model`` (``info``: its run) in place of ``start``, the file it was fine-tuned from: the file stays what
+    it was (stage, training record, plus the fine-tune's run in that record), and every conditioning file made over
+    it is pointed at the new file, after checking that it loads over it to the very network it gave over the old
+    one (a conditioning file from before the gain-rule term holds the term at zero, so those networks are
+    unchanged)."""
     old_sha = file_sha256(start)
     riders = [f for f in sorted(WEIGHTS.glob("*.safetensors"))
               if read_weights_metadata(f).get(CONDITIONING_BASE_KEY) == old_sha]  # fmt: skip
     before = {f: load_checkpoint(start, direction=direction, conditioning=f)[0].state_dict() for f in riders}  # type: ignore[arg-type]
-    model, info = load_checkpoint(tuned, direction=direction)  # type: ignore[arg-type]
     base = read_checkpoint_info(start)
-    training = json.dumps({**json.loads(base.training), "gain_rule": json.loads(info.training)})
-    save_checkpoint(model, start, camera_profile=base.camera_profile, training_stage=base.training_stage,
-                    data_manifest_hash=base.data_manifest_hash, weights_dtype="float16", training=training,
-                    trained_by=info.code_version)  # fmt: skip
+    save_fp16(model, start, base, json.dumps({**json.loads(base.training), "gain_rule": json.loads(info.training)}),
+              info.code_version)  # fmt: skip
     for rider in riders:
         metadata = {**read_weights_metadata(rider), CONDITIONING_BASE_KEY: file_sha256(start)}
         with atomic_write(rider, overwrite=True) as tmp:
@@ -179,14 +176,14 @@ def ship_gain_rule(root: Path) -> None:
             if start != WEIGHTS / entry[direction]:
                 raise SystemExit(f"{run}: trained from {start}, not the shipped {entry[direction]}")
             tuned = run / f"{direction}.last.safetensors"
-            trained_only(tuned, start, direction, TRAINABLE["gain_rule"])
-            if bool(load_checkpoint(start, direction=direction)[0].paramnet.gain_rule.weight.any()):  # type: ignore[arg-type]
+            model, info, base = trained_only(tuned, start, direction, TRAINABLE["gain_rule"])
+            if bool(base.paramnet.gain_rule.weight.any()):
                 raise SystemExit(f"{start} already has a trained gain-rule term")
             scores = validation_scores(run, {"before": {direction: start}, "gain_rule": {direction: tuned}})
             shipped = scores["gain_rule"]["score"] > scores["before"]["score"]
             entry.setdefault("gain_rule", {})[direction] = {"validation": scores, "shipped": shipped}
             if shipped:
-                replace_keeping_conditioning(start, tuned, direction)
+                replace_keeping_conditioning(start, model, info, direction)
             print(f"generic {start_name} {direction}: {scores} -> {'shipped' if shipped else 'not shipped'}")
     write_registry(registry)
 

@@ -47,7 +47,7 @@ from core_isp.isp import PAIRS, load_isp, upi_isp
 from core_isp.metrics import bootstrap_interval, psnr
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
 from core_isp.simulation.profiles import get_profile
-from core_isp.simulation.render import SIMULATED
+from core_isp.simulation.render import SIMULATED, RenderedShot
 from core_isp.simulation.scenes import draw_view, load_manifest
 from paramisp.machine import machine_line
 
@@ -74,15 +74,15 @@ def scenes(count: int, split: str = "test") -> list:
 
 def frames_as_photos(capture: BlurCapture) -> list[CameraImage]:
     """What a user has: each frame's JPEG pixels and its EXIF (no RAW, no white balance)."""
+    return [shot_as_photo(f) for f in capture.frames]
+
+
+def shot_as_photo(shot: RenderedShot) -> CameraImage:
+    """One simulated shot as a user has it: its JPEG pixels and EXIF (no RAW, no white balance)."""
     keep = ("make", "model", "exposure_time_s", "iso", "f_number", "focal_length_mm", "orientation", "image_size_hw")
-    photos = []
-    for f in capture.frames:
-        exif = {k: getattr(f.metadata, k) for k in keep}
-        sources = {
-            k: SIMULATED for k in ("exposure_time_source", "iso_source", "f_number_source", "focal_length_source")
-        }
-        photos.append(CameraImage(f.camera_srgb, (type(f.metadata)(**exif, **sources),), "srgb"))
-    return photos
+    exif = {k: getattr(shot.metadata, k) for k in keep}
+    sources = {k: SIMULATED for k in ("exposure_time_source", "iso_source", "f_number_source", "focal_length_source")}
+    return CameraImage(shot.camera_srgb, (type(shot.metadata)(**exif, **sources),), "srgb")
 
 
 def classic(

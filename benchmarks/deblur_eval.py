@@ -1,6 +1,6 @@
 """Does deblurring in RAW beat deblurring in sRGB? Scored on blur a simulated camera really records.
 
-    python -m benchmarks.deblur_eval --weights runs/deblur [--scenes 12] [--size 192,288] [--gopro-crop 0]
+    python -m benchmarks.deblur_eval [--weights apps/deblur/weights] [--scenes 12] [--size 192,288] [--gopro-crop 0]
                                      [--timing-mp 12] [--methods a,b,c,d] [--pair separate|joint] [--split test]
                                      [--out runs/deblur-eval]
 
@@ -15,15 +15,16 @@ here comes from the tool under test.
 Methods, all the same network (:class:`apps.deblur.DeblurNet`) and training budget (``tools/train_deblur.py``):
 (a) the blurry input; (b) trained in sRGB on sRGB-averaged blur (mean of the frames' JPEGs, centre frame as target);
 (c) trained in sRGB on synth-blur's sRGB pairs; (d) trained in RAW on synth-blur's RAW pairs, run through the
-camera's inverse and forward ISPs. Weights are read from ``--weights`` as ``deblur-srgb-avg.safetensors``,
-``deblur-srgb-synth.safetensors`` and ``deblur-raw.safetensors``.
+camera's inverse and forward ISPs. Weights are read from ``--weights`` (default: the shipped three) as
+``deblur-srgb-avg.safetensors``, ``deblur-srgb-synth.safetensors`` and ``deblur-raw.safetensors``.
 
 (d) returns the photo plus the change the network made to the render (``Deblurrer(residual=True)``, the default).
 Diagnosis rows, not methods: (d) rendering the deblurred RAW alone, and the photo through the camera's inverse and
 forward ISPs with no network between them (the RAW net's weights with its output layer zeroed: the identity), the
-uncorrected round trip's own cost. ``--methods`` runs a subset (by letter; the diagnoses come with d), ``--pair``
-chooses which of each camera's ISP pairs (d) runs through (``load_isp(pair=...)``); ``--split val`` scores on
-validation scenes, where choices are made.
+uncorrected round trip's own cost; and the RAW net on the camera's own RAW of the blurry shot, rendered by the camera's
+own pipeline, beside that RAW rendered without it: the network's effect with no ISP in the way. ``--methods`` runs a
+subset (by letter; the diagnoses come with d), ``--pair`` chooses which of each camera's ISP pairs (d) runs through
+(``load_isp(pair=...)``); ``--split val`` scores on validation scenes, where choices are made.
 
 Scores: PSNR, SSIM and ST-LPIPS against the target; (d) minus (b) and (d) minus (c) with 95 % bootstrap intervals
 over scenes (each scene's difference averaged over cameras first, since the cameras share scenes). Then the real
@@ -35,7 +36,6 @@ megapixel of ``paramisp deblur`` on a ``--timing-mp`` photo (0: skip).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import json
 import tempfile
@@ -45,11 +45,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from apps.deblur import Deblurrer
+from apps.deblur import Deblurrer, deblur_mosaic
 from benchmarks._figures import contact_sheet
 from benchmarks.bench_large_photo import run as run_command
 from benchmarks.bench_large_photo import synthetic_photo
-from benchmarks.blur_realism import BOOTSTRAP, frames_as_photos, quantised
+from benchmarks.blur_realism import BOOTSTRAP, quantised, shot_as_photo
 from core_isp.cameras import get_camera
 from core_isp.image import CameraImage
 from core_isp.io.image_reader import read_image
@@ -57,6 +57,7 @@ from core_isp.io.writers import write_jpeg
 from core_isp.isp import PAIRS, InferenceOptions
 from core_isp.metrics import bootstrap_interval, psnr, ssim, st_lpips
 from core_isp.simulation.blur_capture import BlurCapture, capture_blur
+from core_isp.simulation.camera_pipeline import render_camera_srgb
 from core_isp.simulation.profiles import get_profile
 from core_isp.simulation.scenes import Scene, draw_view, load_manifest
 from paramisp.machine import machine_line
@@ -72,6 +73,11 @@ METHODS = {
 #: The diagnosis row (module notes): the RAW weights with an identity output.
 ROUND_TRIP = "diagnosis: ISP round trip, no network"
 DIRECT = "diagnosis: (d) without the round-trip correction"
+#: The RAW net without the ISPs: on the camera's own (noisy) RAW of the blurry shot, rendered by the camera's own
+#: pipeline, and that RAW rendered without it (the network's effect alone, on the RAW it was meant for).
+TRUE_RAW = "diagnosis: RAW net on the camera's RAW, camera's rendering"
+TRUE_RAW_INPUT = "diagnosis: the camera's RAW, camera's rendering, no network"
+DIAGNOSES = (ROUND_TRIP, DIRECT, TRUE_RAW, TRUE_RAW_INPUT)
 FIGURE = Path("docs/figures/deblur_gopro.jpg")
 SIZE = (192, 288)
 FRAMES = 7
@@ -89,7 +95,7 @@ def scenes(split: str, count: int, size: tuple[int, int], seed: int) -> list[Sce
 
 def blurry_photo(capture: BlurCapture) -> CameraImage:
     """The blurry shot as a user has it: its JPEG and EXIF (the frames' conversion, applied to the blurry shot)."""
-    return frames_as_photos(dataclasses.replace(capture, frames=(capture.blurry,)))[0]
+    return shot_as_photo(capture.blurry)
 
 
 def scores(out: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
@@ -105,7 +111,7 @@ def load_methods(weights: Path, letters: str = "abcd") -> dict[str, Path | None]
     if missing:
         raise SystemExit(f"missing weights: {', '.join(missing)} (train them with tools/train_deblur.py)")
     raw_net = list(METHODS)[3]
-    return {**files, ROUND_TRIP: files[raw_net], DIRECT: files[raw_net]} if raw_net in files else files
+    return {**files, **dict.fromkeys(DIAGNOSES, files[raw_net])} if raw_net in files else files
 
 
 @functools.cache
@@ -121,12 +127,23 @@ def deblurrer(weights: Path, camera: str | None, options: InferenceOptions, iden
 
 
 def run_method(files: dict[str, Path | None], method: str, photo: CameraImage, camera: str | None,
-               options: InferenceOptions, pair: str = "separate") -> torch.Tensor:  # fmt: skip
+               options: InferenceOptions, pair: str = "separate",
+               capture: BlurCapture | None = None) -> torch.Tensor:  # fmt: skip
+    """One method's sRGB output for ``photo``; the true-RAW diagnoses need the ``capture`` the photo came from."""
     weights = files[method]
     if weights is None:
         return photo.pixels
-    return deblurrer(weights, camera, options, method == ROUND_TRIP,
-                     method not in (ROUND_TRIP, DIRECT), pair).deblur(photo).srgb.pixels
+    loaded = deblurrer(weights, camera, options, method == ROUND_TRIP, method not in (ROUND_TRIP, DIRECT), pair)
+    if method in (TRUE_RAW, TRUE_RAW_INPUT):
+        if capture is None:
+            raise ValueError(f"{method} needs the simulated capture")
+        shot, profile = capture.blurry, get_profile(camera or "")
+        raw = shot.noisy_raw
+        if method == TRUE_RAW:
+            raw = deblur_mosaic(loaded.model, raw, [shot.metadata], torch.tensor([float(shot.settings.iso)]), options)
+        return render_camera_srgb(raw, shot.metadata, shot.settings, profile.lens, profile.mid_grey_raw,
+                                  profile.style)  # fmt: skip
+    return loaded.deblur(photo).srgb.pixels
 
 
 def evaluate_simulated(files: dict[str, Path | None], cameras: list[str], all_scenes: list[Scene],
@@ -140,7 +157,7 @@ def evaluate_simulated(files: dict[str, Path | None], cameras: list[str], all_sc
             photo, target = blurry_photo(capture), quantised(capture.sharp_clean_srgb)
             s = capture.blurry.settings
             for method in files:
-                out = run_method(files, method, photo, camera, options, pair)
+                out = run_method(files, method, photo, camera, options, pair, capture)
                 rows.append({"camera": camera, "scene": i, "method": method, **scores(out, target), "iso": s.iso,
                              "exposure_time_s": s.exposure_time_s,
                              "extent_px": capture.path.extent_px(scene_size(scene))})  # fmt: skip
@@ -170,18 +187,18 @@ def evaluate_gopro(files: dict[str, Path | None], folder: Path, crop: int, optio
             sharp = sharp[..., y : y + crop, x : x + crop]
         megapixels = photo.size_hw[0] * photo.size_hw[1] / 1e6
         y0, x0 = (photo.size_hw[0] - 256) // 2, (photo.size_hw[1] - 256) // 2
-        for method in files:
+        for method in [m for m in files if m not in (TRUE_RAW, TRUE_RAW_INPUT)]:
             t0 = time.perf_counter()
             out = quantised(run_method(files, method, photo, None, options, pair))
             seconds = time.perf_counter() - t0
-            if method not in (ROUND_TRIP, DIRECT):
+            if method not in DIAGNOSES:
                 panels.append((out[..., y0 : y0 + 256, x0 : x0 + 256], f"{blurry_path.stem[:8]} {method[:1]}"))
             rows.append({"pair": blurry_path.stem, "method": method, "psnr": float(psnr(out, sharp)),
                          "ssim": float(ssim(out, sharp)), "s_per_mp": seconds / megapixels})  # fmt: skip
             print(f"GoPro {blurry_path.stem} {method}: {rows[-1]['psnr']:.2f} dB", flush=True)
         panels.append((sharp[..., y0 : y0 + 256, x0 : x0 + 256], f"{blurry_path.stem[:8]} sharp"))
     if figure is not None and panels:
-        columns = len([m for m in files if m not in (ROUND_TRIP, DIRECT)]) + 1
+        columns = len([m for m in files if m not in DIAGNOSES]) + 1
         write_jpeg(figure, contact_sheet(panels, columns=columns), quality=90, overwrite=True)
     return rows
 
@@ -194,7 +211,7 @@ def timing(files: dict[str, Path | None], megapixels: float, threads: int) -> li
         width, height = synthetic_photo(photo, megapixels)
         mp = width * height / 1e6
         for method, weights in files.items():
-            if weights is None or method in (ROUND_TRIP, DIRECT):  # the diagnoses time like (d)
+            if weights is None or method in DIAGNOSES:  # the diagnoses time like (d)
                 continue
             seconds, peak = run_command(["deblur", str(photo), "-o", str(Path(tmp) / "out.png"), "--weights",
                                          str(weights), "--overwrite", "--camera", "nikon-d7000",
@@ -210,7 +227,7 @@ def markdown(rows: list[dict], cameras: list[str]) -> str:
 
     lines = ["| method | " + " | ".join(f"{c} PSNR" for c in cameras) + " | all: PSNR | SSIM | ST-LPIPS |",
              "|---|" + "---:|" * (len(cameras) + 3)]  # fmt: skip
-    present = [m for m in [*METHODS, ROUND_TRIP, DIRECT] if any(r["method"] == m for r in rows)]
+    present = [m for m in [*METHODS, *DIAGNOSES] if any(r["method"] == m for r in rows)]
     for m in present:
         cells = " | ".join(f"{mean(m, 'psnr', c):.2f}" for c in cameras)
         lines.append(f"| {m} | {cells} | {mean(m, 'psnr'):.2f} | {mean(m, 'ssim'):.4f} | {mean(m, 'st_lpips'):.4f} |")
@@ -237,7 +254,7 @@ def gopro_markdown(rows: list[dict]) -> str:
     pairs = sorted({r["pair"] for r in rows})
     lines = ["| method | " + " | ".join(f"{p} PSNR / SSIM" for p in pairs) + " | s / MP |",
              "|---|" + "---:|" * (len(pairs) + 1)]  # fmt: skip
-    for m in [*METHODS, ROUND_TRIP, DIRECT]:
+    for m in [name for name in [*METHODS, *DIAGNOSES] if any(r["method"] == name for r in rows)]:
         sel = {r["pair"]: r for r in rows if r["method"] == m}
         cells = " | ".join(f"{sel[p]['psnr']:.2f} / {sel[p]['ssim']:.4f}" for p in pairs)
         lines.append(f"| {m} | {cells} | {np.mean([r['s_per_mp'] for r in sel.values()]):.2f} |")
@@ -246,7 +263,8 @@ def gopro_markdown(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--weights", type=Path, default=Path("runs/deblur"), help="folder of the three weight files")
+    parser.add_argument("--weights", type=Path, default=Path("apps/deblur/weights"),
+                        help="folder of the three weight files")
     parser.add_argument("--scenes", type=int, default=12)
     parser.add_argument("--size", default=f"{SIZE[0]},{SIZE[1]}", help="scene height,width")
     parser.add_argument("--cameras", default=",".join(CAMERAS))

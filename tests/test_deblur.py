@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -24,6 +25,7 @@ from apps.deblur import (
     read_pair_folder,
     save_weights,
     srgb_average,
+    srgb_shaken_average,
     train,
     write_pair,
 )
@@ -34,6 +36,7 @@ from core_isp.io.dng import write_dng
 from core_isp.io.writers import write_png
 from core_isp.isp import InferenceOptions, canonical_isp
 from core_isp.metadata import CameraMetadata
+from core_isp.simulation.shake import ShakePath
 from core_isp.weights import __file__ as weights_init
 
 #: A small network: two levels, width 8 (the tests are about behaviour, not capacity).
@@ -208,6 +211,19 @@ def test_srgb_average_is_the_mean_with_the_noise_of_n_frames() -> None:
     blurry, sharp = srgb_average(frames)
     torch.testing.assert_close(blurry.pixels, torch.full((1, 3, 8, 8), 0.5))
     assert sharp is frames[1] and blurry.meta.iso == pytest.approx(800.0 / 3)
+
+
+def test_srgb_shaken_average_is_the_mean_of_moved_copies_with_the_photo_as_target() -> None:
+    torch.manual_seed(0)
+    photo = CameraImage(torch.rand(1, 3, 12, 16), (CameraMetadata(iso=800.0),), "srgb")
+    still = ShakePath(np.zeros((4, 2)), np.zeros(4))
+    blurry, sharp = srgb_shaken_average(photo, still)
+    assert sharp is photo and blurry.meta.iso == 800.0  # copies share one noise: the ISO stays
+    torch.testing.assert_close(blurry.pixels, photo.pixels, rtol=0, atol=0)
+    # Whole-pixel shifts one column left and right: away from the borders, the mean of the two neighbours.
+    blurry, _ = srgb_shaken_average(photo, ShakePath(np.array([[-1.0, 0.0], [1.0, 0.0]]), np.zeros(2)))
+    expected = (photo.pixels[..., 2:] + photo.pixels[..., :-2]) / 2
+    torch.testing.assert_close(blurry.pixels[..., 1:-1], expected, rtol=0, atol=1e-6)
 
 
 def test_pair_folders_read_as_packed_raw_or_srgb_with_cell_aligned_crops(tmp_path: Path) -> None:

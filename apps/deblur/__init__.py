@@ -7,7 +7,15 @@ commands ``paramisp deblur`` and ``paramisp deblur-train`` (:mod:`apps.deblur.cl
 ``docs/deblur.md``.
 """
 
-from apps.deblur.data import PairSet, random_crops, read_pair_folder, read_pairs, srgb_average, write_pair
+from apps.deblur.data import (
+    PairSet,
+    random_crops,
+    read_pair_folder,
+    read_pairs,
+    srgb_average,
+    srgb_shaken_average,
+    write_pair,
+)
 from apps.deblur.deblur import Deblurrer, DeblurResult, deblur_mosaic, deblur_tensor
 from apps.deblur.model import DeblurConfig, DeblurNet, load_weights, read_weights_info, save_weights
 from apps.deblur.train import TrainReport, TrainSettings, train
@@ -29,6 +37,7 @@ __all__ = [
     "read_weights_info",
     "save_weights",
     "srgb_average",
+    "srgb_shaken_average",
     "train",
     "write_pair",
 ]

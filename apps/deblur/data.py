@@ -9,7 +9,8 @@ Sources:
   clean estimate of the mosaic, not the sensor's noise). By default a RAW set takes both kinds of blurry input
   against the same sharp RAW, so one network serves RAW files and photos;
 * sRGB-averaged blur, as the GoPro and REDS datasets are made: the mean of consecutive sRGB frames, the centre frame
-  as its sharp target (:func:`srgb_average`), written in the same layout by :func:`write_pair`.
+  as its sharp target (:func:`srgb_average`), or of a sharp photo's copies moved along a shake path, the photo as its
+  target (:func:`srgb_shaken_average`), written in the same layout by :func:`write_pair`.
 
 Crops are drawn at random positions aligned to whole Bayer cells (packed planes are cropped, so a crop of ``c`` image
 pixels is ``c / 2`` plane pixels and starts on an even mosaic row and column), from one generator: the same seed
@@ -34,6 +35,8 @@ from core_isp.io.image_reader import read_image
 from core_isp.io.raw_reader import read_raw
 from core_isp.io.writers import write_image
 from core_isp.raw_domain import pack_bayer
+from core_isp.simulation.blur_capture import warp_scene
+from core_isp.simulation.shake import ShakePath
 
 #: The folders a domain's blurry inputs may come from, and its sharp targets' folder.
 BLURRY_DIRS: dict[Domain, tuple[str, ...]] = {"raw": ("raw_blurry", "raw_blurry_inverse"), "srgb": ("blurry",)}
@@ -161,6 +164,17 @@ def srgb_average(frames: Sequence[CameraImage]) -> tuple[CameraImage, CameraImag
     blurry = CameraImage(torch.cat([f.pixels for f in frames]).mean(dim=0, keepdim=True),
                          (centre.meta.replace(iso=iso),), "srgb")  # fmt: skip
     return blurry, centre
+
+
+def srgb_shaken_average(photo: CameraImage, path: ShakePath) -> tuple[CameraImage, CameraImage]:
+    """A sharp sRGB photo ``(1, 3, H, W)`` -> the sRGB-averaged pair ``(blurry, photo)`` for a shake path.
+
+    The blurry image is the mean of the photo's sRGB pixels moved to each instant of the path (the warps of
+    :func:`apps.dataset_synth.synth.shake_photo`, on sRGB instead of RAW); it keeps the photo's ISO, since every copy
+    carries the same noise.
+    """
+    moved = warp_scene(photo.pixels[0].double(), path.affines(photo.size_hw)).mean(dim=0, keepdim=True)
+    return photo.with_pixels(moved.to(photo.pixels.dtype)), photo
 
 
 def write_pair(out: str | Path, name: str, blurry: CameraImage, sharp: CameraImage, record: dict[str, object]) -> None:

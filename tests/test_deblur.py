@@ -29,6 +29,7 @@ from apps.deblur import (
     train,
     write_pair,
 )
+from apps.deblur.train import deblur_loss
 from core_isp.errors import BadInputError
 from core_isp.image import CameraImage
 from core_isp.io import read_raw
@@ -118,7 +119,7 @@ def _blurred_pairs(copies: int = 2) -> PairSet:
     box = torch.full((3, 1, 1, 9), 1 / 9)
     blurry = torch.nn.functional.conv2d(torch.nn.functional.pad(sharp, (4, 4, 0, 0), mode="replicate"), box, groups=3)
     return PairSet("srgb", (blurry[0],) * copies, (sharp[0],) * copies, torch.full((copies,), 100.0),
-                   tuple(f"set{i}/blurry/s" for i in range(copies)))  # fmt: skip
+                   tuple(f"set{i}/blurry/s" for i in range(copies)), torch.ones(copies, 3))  # fmt: skip
 
 
 def test_a_tiny_network_overfits_a_blurred_pair_and_checkpoints_what_it_did(tmp_path: Path) -> None:
@@ -226,6 +227,20 @@ def test_srgb_shaken_average_is_the_mean_of_moved_copies_with_the_photo_as_targe
     torch.testing.assert_close(blurry.pixels[..., 1:-1], expected, rtol=0, atol=1e-6)
 
 
+def test_white_balanced_loss_weighs_a_plane_by_its_gain() -> None:
+    target = torch.full((2, 4, 8, 8), 0.1)
+    pred = target.clone()
+    pred[:, 0] += 0.02  # an error in the red plane only
+    plain = deblur_loss(pred, target, "raw")
+    assert float(deblur_loss(pred, target, "raw", torch.ones(2, 4))) == pytest.approx(float(plain), abs=1e-7)
+    red_gain = torch.tensor([[2.0, 1.0, 1.0, 1.5]]).expand(2, -1)
+    # The render multiplies the red plane by 2 before its curve: the same error weighs more (less than twice: the
+    # curve flattens at the brighter level).
+    assert 1.3 * float(plain) < float(deblur_loss(pred, target, "raw", red_gain)) < 2.0 * float(plain)
+    blue_gain = torch.tensor([[1.0, 1.0, 1.0, 3.0]]).expand(2, -1)
+    assert float(deblur_loss(pred, target, "raw", blue_gain)) == pytest.approx(float(plain), abs=1e-7)
+
+
 def test_pair_folders_read_as_packed_raw_or_srgb_with_cell_aligned_crops(tmp_path: Path) -> None:
     meta = RAW_META.replace(image_size_hw=(48, 64))
     for name, iso in (("a", 400.0), ("b", 1600.0)):
@@ -236,8 +251,10 @@ def test_pair_folders_read_as_packed_raw_or_srgb_with_cell_aligned_crops(tmp_pat
         write_pair(tmp_path, name, image, image, {})
     raw = read_pair_folder(tmp_path, "raw")
     assert len(raw) == 2 and raw.blurry[0].shape == (4, 24, 32) and raw.iso.tolist() == [400.0, 1600.0]
-    blurry, sharp, iso = random_crops(raw, 5, 16, torch.Generator().manual_seed(0))
+    blurry, sharp, iso, gains = random_crops(raw, 5, 16, torch.Generator().manual_seed(0))
     assert blurry.shape == sharp.shape == (5, 4, 8, 8) and iso.shape == (5,)
+    # The render's white balance on the planes R, Gr, Gb, B, relative to green.
+    torch.testing.assert_close(gains, torch.tensor([[2.0, 1.0, 1.0, 1.5]]).expand(5, -1))
     srgb = read_pair_folder(tmp_path, "srgb")
     assert srgb.blurry[1].shape == (3, 48, 64) and len(srgb) == 2
     append_record(tmp_path / MANIFEST, {"name": "c", "shot": {"iso": 100.0}})

@@ -142,6 +142,8 @@ def main() -> None:
     run.add_argument("--batch", type=int, default=None)
     run.add_argument("--crop", type=int, default=None)
     run.add_argument("--device", default=None)
+    run.add_argument("--white-balanced-loss", action="store_true",
+                     help="RAW loss on white-balanced planes (apps.deblur.train notes)")
     for p in (data, run):
         p.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -156,7 +158,7 @@ def main() -> None:
         return
     budget = args.budget_min if args.budget_min is not None or args.steps is not None else 20.0
     changes = {"budget_min": budget, "max_steps": args.steps, "batch": args.batch, "crop_px": args.crop,
-               "device": args.device}  # fmt: skip
+               "device": args.device, "white_balanced_loss": args.white_balanced_loss or None}  # fmt: skip
     train_variants(args.data, args.out, args.variants.split(","), args.recipe,
                    {k: v for k, v in changes.items() if v is not None or k == "budget_min"})  # fmt: skip
 

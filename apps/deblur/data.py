@@ -46,20 +46,24 @@ INVERSE_DIR = "raw_blurry_inverse"
 
 @dataclass(frozen=True)
 class PairSet:
-    """Aligned pairs in the network's channels: each ``(C, h, w)`` (4 packed planes or 3 sRGB), ISO ``(N,)``."""
+    """Aligned pairs in the network's channels: each ``(C, h, w)`` (4 packed planes or 3 sRGB), ISO ``(N,)``, and
+    ``gains`` ``(N, C)``: what the render multiplies each channel by before its curve (a RAW pair's white balance on
+    its planes R, Gr, Gb, B, green 1; ones for sRGB, or where not known)."""
 
     domain: Domain
     blurry: tuple[torch.Tensor, ...]
     sharp: tuple[torch.Tensor, ...]
     iso: torch.Tensor
     names: tuple[str, ...]
+    gains: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.names)
 
     def subset(self, indices: Sequence[int]) -> PairSet:
         return PairSet(self.domain, tuple(self.blurry[i] for i in indices), tuple(self.sharp[i] for i in indices),
-                       self.iso[list(indices)], tuple(self.names[i] for i in indices))  # fmt: skip
+                       self.iso[list(indices)], tuple(self.names[i] for i in indices),
+                       self.gains[list(indices)])  # fmt: skip
 
     @staticmethod
     def concat(sets: Sequence[PairSet]) -> PairSet:
@@ -67,18 +71,22 @@ class PairSet:
             raise BadInputError("pair sets to join must be one or more of one domain")
         return PairSet(sets[0].domain, tuple(t for s in sets for t in s.blurry),
                        tuple(t for s in sets for t in s.sharp), torch.cat([s.iso for s in sets]),
-                       tuple(n for s in sets for n in s.names))  # fmt: skip
+                       tuple(n for s in sets for n in s.names),
+                       torch.cat([s.gains for s in sets]))  # fmt: skip
 
 
-def _read(path: Path, domain: Domain) -> tuple[torch.Tensor, float | None]:
-    """One file as the network sees it ``(C, h, w)`` and the ISO it records."""
+def _read(path: Path, domain: Domain) -> tuple[torch.Tensor, float | None, torch.Tensor]:
+    """One file as the network sees it ``(C, h, w)``, the ISO it records and its channel gains ``(C,)`` (a RAW's
+    white balance on the planes R, Gr, Gb, B; ones for sRGB or a RAW without white balance)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetadataWarning)  # synthesised files lack lens EXIF; the manifest has the shot
         if domain == "raw":
             raw = read_raw(path)
-            return pack_bayer(raw.pixels, raw.metadata)[0], raw.meta.iso
+            r, g, b = raw.meta.wb_gains or (1.0, 1.0, 1.0)
+            gains = torch.tensor([r, g, g, b]) / g
+            return pack_bayer(raw.pixels, raw.metadata)[0], raw.meta.iso, gains
         photo = read_image(path, to="sensor")
-    return photo.pixels[0], photo.meta.iso
+    return photo.pixels[0], photo.meta.iso, torch.ones(3)
 
 
 def read_pair_folder(root: str | Path, domain: Domain, blurry_dirs: Sequence[str] | None = None) -> PairSet:
@@ -96,21 +104,22 @@ def read_pair_folder(root: str | Path, domain: Domain, blurry_dirs: Sequence[str
     if not dirs or missing:
         raise BadInputError(f"{root}: no {domain} pairs here (missing {', '.join(missing) or 'blurry folders'})")
     suffix = ".dng" if domain == "raw" else ".png"
-    blurry, sharp, isos, names = [], [], [], []
+    blurry, sharp, isos, names, gains = [], [], [], [], []
     for name, record in sorted(records.items()):
-        target, file_iso = _read(root / SHARP_DIR[domain] / f"{name}{suffix}", domain)
+        target, file_iso, target_gains = _read(root / SHARP_DIR[domain] / f"{name}{suffix}", domain)
         iso = record.get("shot", {}).get("iso") or file_iso  # type: ignore[union-attr]
         if iso is None:
             raise BadInputError(f"{root}: sample {name} records no ISO")
         for folder in dirs:
-            image, _ = _read(root / folder / f"{name}{suffix}", domain)
+            image, _, _ = _read(root / folder / f"{name}{suffix}", domain)
             if image.shape != target.shape:
                 raise BadInputError(f"{root}: {folder}/{name} and its sharp target differ in size")
             blurry.append(image)
             sharp.append(target)
             isos.append(float(iso))
             names.append(f"{root.name}/{folder}/{name}")
-    return PairSet(domain, tuple(blurry), tuple(sharp), torch.tensor(isos), tuple(names))
+            gains.append(target_gains)
+    return PairSet(domain, tuple(blurry), tuple(sharp), torch.tensor(isos), tuple(names), torch.stack(gains))
 
 
 def read_pairs(roots: Sequence[str | Path], domain: Domain, blurry_dirs: Sequence[str] | None = None) -> PairSet:
@@ -129,8 +138,9 @@ def data_hash(roots: Sequence[str | Path]) -> str:
 
 def random_crops(
     pairs: PairSet, batch: int, crop_px: int, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``batch`` aligned crops of ``crop_px`` image pixels (even): blurry and sharp ``(B, C, c, c)``, ISO ``(B,)``.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``batch`` aligned crops of ``crop_px`` image pixels (even): blurry and sharp ``(B, C, c, c)``, ISO ``(B,)``
+    and the pairs' channel gains ``(B, C)``.
 
     ``c`` is ``crop_px / 2`` for packed planes. Pairs are drawn uniformly, positions uniformly within each pair.
     """
@@ -147,7 +157,7 @@ def random_crops(
         x = int(torch.randint(w - c + 1, (1,), generator=generator))
         blurry.append(pairs.blurry[i][:, y : y + c, x : x + c])
         sharp.append(pairs.sharp[i][:, y : y + c, x : x + c])
-    return torch.stack(blurry), torch.stack(sharp), pairs.iso[picks]
+    return torch.stack(blurry), torch.stack(sharp), pairs.iso[picks], pairs.gains[picks]
 
 
 def srgb_average(frames: Sequence[CameraImage]) -> tuple[CameraImage, CameraImage]:

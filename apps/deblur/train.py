@@ -4,7 +4,9 @@ The cosine runs over the budget's elapsed share (or the step budget's, whichever
 lowest learning rate whatever the machine's speed; with ``max_steps`` and no time budget a run is fully determined
 by its seed (initialisation and every crop come from it). The loss is L1 in the domain the network works in, RAW
 through a fixed sRGB curve: a linear mosaic's shadows hold small values that the render's tone curve will raise, and
-an L1 on linear values would all but ignore them.
+an L1 on linear values would all but ignore them. With ``white_balanced_loss`` each RAW plane is first multiplied by
+the pair's white-balance gain (R and B by theirs, green by 1), as the render will before its curve, so an error in a
+red or blue plane weighs what it will weigh in the photo.
 
 Recipes: ``cpu`` finishes on 2 cores (small crops and batches); ``gpu`` (``--device cuda``) runs bf16 autocast with
 bigger batches and crops. A held-out share of the samples scores the network against its blurry input on fixed
@@ -48,6 +50,8 @@ class TrainSettings:
     device: str = "cpu"
     #: bf16 autocast (GPU recipe).
     bf16: bool = False
+    #: RAW loss on white-balanced planes (module notes); sRGB pairs have unit gains, so it changes nothing there.
+    white_balanced_loss: bool = False
     #: Share of the samples held out to score the network against its input (at least one sample).
     val_share: float = 0.1
     checkpoint_every_s: float = 120.0
@@ -80,8 +84,13 @@ class TrainReport:
     record: dict[str, object] = field(default_factory=dict)
 
 
-def deblur_loss(pred: torch.Tensor, target: torch.Tensor, domain: Domain) -> torch.Tensor:
-    """Mean L1 ``(B, C, H, W)`` pairs -> ``()``; RAW compared through the sRGB curve (module notes)."""
+def deblur_loss(
+    pred: torch.Tensor, target: torch.Tensor, domain: Domain, gains: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean L1 ``(B, C, H, W)`` pairs -> ``()``; RAW compared through the sRGB curve, after multiplying each channel by
+    ``gains`` ``(B, C)`` where given (module notes)."""
+    if gains is not None:
+        pred, target = pred * gains[..., None, None], target * gains[..., None, None]
     if domain == "raw":
         pred, target = _tone(pred), _tone(target)
     return (pred - target).abs().mean()
@@ -105,7 +114,7 @@ def split_pairs(pairs: PairSet, share: float, seed: int) -> tuple[PairSet, PairS
             pairs.subset([i for i, k in enumerate(keys) if k in held]))  # fmt: skip
 
 
-def _centre_crops(pairs: PairSet, crop_px: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _centre_crops(pairs: PairSet, crop_px: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     c = crop_px // 2 if pairs.domain == "raw" else crop_px
     crops = []
     for image in (*pairs.blurry, *pairs.sharp):
@@ -113,20 +122,23 @@ def _centre_crops(pairs: PairSet, crop_px: int) -> tuple[torch.Tensor, torch.Ten
         y, x = (h - c) // 2, (w - c) // 2
         crops.append(image[:, y : y + c, x : x + c])
     n = len(pairs)
-    return torch.stack(crops[:n]), torch.stack(crops[n:]), pairs.iso
+    return torch.stack(crops[:n]), torch.stack(crops[n:]), pairs.iso, pairs.gains
 
 
 @torch.no_grad()
-def held_out_loss(model: DeblurNet, pairs: PairSet, crop_px: int, device: torch.device) -> tuple[float, float]:
-    """``(network, blurry input)`` L1 on the held-out pairs' centre crops."""
-    blurry, sharp, iso = _centre_crops(pairs, crop_px)
+def held_out_loss(
+    model: DeblurNet, pairs: PairSet, crop_px: int, device: torch.device, white_balanced: bool = False
+) -> tuple[float, float]:
+    """``(network, blurry input)`` L1 on the held-out pairs' centre crops (the training loss's weighting)."""
+    blurry, sharp, iso, gains = _centre_crops(pairs, crop_px)
+    weights = gains if white_balanced else None
     was_training = model.training
     model.eval()
     pred = torch.cat([model(b.to(device), i.to(device)).float().cpu() for b, i in
                       zip(blurry.split(8), iso.split(8), strict=True)])  # fmt: skip
     model.train(was_training)
     domain = pairs.domain
-    return float(deblur_loss(pred, sharp, domain)), float(deblur_loss(blurry, sharp, domain))
+    return float(deblur_loss(pred, sharp, domain, weights)), float(deblur_loss(blurry, sharp, domain, weights))
 
 
 def train(
@@ -160,7 +172,7 @@ def train(
                dynamic_ncols=True)  # fmt: skip
 
     def save() -> None:
-        net_l1, input_l1 = held_out_loss(model, held, settings.crop_px, device)
+        net_l1, input_l1 = held_out_loss(model, held, settings.crop_px, device, settings.white_balanced_loss)
         record.update(steps=step, seconds=round(time.perf_counter() - start, 1), train_l1=running,
                       held_out_l1=net_l1, held_out_input_l1=input_l1)  # fmt: skip
         save_weights(model, out, record)
@@ -173,11 +185,12 @@ def train(
         lr = settings.min_lr + (settings.lr - settings.min_lr) * 0.5 * (1.0 + math.cos(math.pi * done))
         for group in optimiser.param_groups:
             group["lr"] = lr
-        blurry, sharp, iso = random_crops(train_set, settings.batch, settings.crop_px, generator)
+        blurry, sharp, iso, gains = random_crops(train_set, settings.batch, settings.crop_px, generator)
         blurry, sharp, iso = blurry.to(device), sharp.to(device), iso.to(device)
+        weights = gains.to(device) if settings.white_balanced_loss else None
         with autocast:
             pred = model(blurry, iso)
-        loss = deblur_loss(pred.float(), sharp, settings.domain)
+        loss = deblur_loss(pred.float(), sharp, settings.domain, weights)
         if not torch.isfinite(loss):
             raise ParamispError(f"training diverged at step {step} (loss {float(loss)}): lower --lr")
         optimiser.zero_grad(set_to_none=True)

@@ -209,9 +209,9 @@ class PairModels:
     source_forward: ISP
 
     def transfer(self, photo: CameraImage, seed: int, inverse: ISP | None = None, wb: str | None = None,
-                 residual: bool = True):  # fmt: skip
+                 residual: bool = True, noise: bool = True):  # fmt: skip
         chain = CameraTransfer(self.source, self.target, inverse or self.inverse, self.forward,
-                               TransferSettings(white_balance=wb, residual=residual),
+                               TransferSettings(white_balance=wb, residual=residual, noise=noise),
                                InferenceOptions(tile=None), self.source_forward)  # fmt: skip
         return chain.transfer(photo, seed)
 
@@ -352,6 +352,17 @@ def d30_figure(path: Path) -> list[str]:
     return head + lines
 
 
+def pair_models(pair: str, store: CameraStore) -> PairModels:
+    """A's inverse and forward ISPs and B's forward ISP, as the command line loads them."""
+    name_a, name_b = pair.split(":")
+    source, target = camera(name_a, store), camera(name_b, store)
+    models = PairModels(source, target, load_isp(source, directions=("inverse",)),
+                        load_isp(target, directions=("forward",)),
+                        load_isp(source, directions=("forward",)))  # fmt: skip
+    print(f"{pair}: {models.inverse.description} -> {models.forward.description}", flush=True)  # type: ignore[attr-defined]
+    return models
+
+
 def study(pairs: Sequence[str], scenes: int, fit_scenes: int, store: CameraStore) -> list[dict]:
     """Every pair on the same test scenes, the fair methods fitted per pair on the same training scenes."""
     tests = draw_scenes(("test",), scenes, SEED, SIZE)
@@ -362,13 +373,64 @@ def study(pairs: Sequence[str], scenes: int, fit_scenes: int, store: CameraStore
             name_a, name_b = pair.split(":")
             a, b = get_profile(name_a), get_profile(name_b)
             fits = fit_fair([shoot_pair(a, b, s, c, SEED - 10 * (k + 1)) for k, (s, c) in enumerate(training)])
-            source, target = camera(name_a, store), camera(name_b, store)
-            models = PairModels(source, target, load_isp(source, directions=("inverse",)),
-                                load_isp(target, directions=("forward",)),
-                                load_isp(source, directions=("forward",)))  # fmt: skip
-            print(f"{pair}: {models.inverse.description} -> {models.forward.description}", flush=True)  # type: ignore[attr-defined]
-            rows += evaluate_pair(pair, models, tests, fits, Path(tmp))
+            rows += evaluate_pair(pair, pair_models(pair, store), tests, fits, Path(tmp))
     return rows
+
+
+# -- what the transfer changes, against what differs between the two cameras' JPEGs -----------------------------
+
+
+def change_scores(photo: torch.Tensor, output: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """How well the change a method makes to the photo, ``output - photo``, follows the change B's camera JPEG
+    makes, ``truth - photo`` (images ``(1, 3, H, W)``): their correlation over pixels and channels (about zero
+    mean: an uncentred cosine), the RMS of the true change (the error of leaving the photo as it is) and of what the
+    method gets wrong. Scaling the change by the best factor leaves ``sqrt(1 - correlation^2)`` of the true
+    change's RMS: ``-10 log10(1 - correlation^2)`` dB over leaving the photo alone, the most any shrinkage of it
+    could gain."""
+    applied, wanted = (x.double() - photo.double() for x in (output, truth))
+    norm = float(applied.square().sum().sqrt() * wanted.square().sum().sqrt())
+    correlation = float((applied * wanted).sum()) / max(norm, 1e-12)
+    return {"correlation": correlation, "true_rms": float(wanted.square().mean().sqrt()),
+            "error_rms": float((wanted - applied).square().mean().sqrt())}  # fmt: skip
+
+
+def change_study(pairs: Sequence[str], scenes: int, split: str, store: CameraStore) -> list[dict]:
+    """Per pair and scene of ``split`` (the test scenes are the main study's): :func:`change_scores` of cam2cam
+    without B's noise, with the learned inverse and with a perfect one (A's true clean camera RGB, true light)."""
+    views = draw_scenes((split,), scenes, SEED if split == "test" else SEED + 2, SIZE)
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in pairs:
+            models = pair_models(pair, store)
+            a, b = (get_profile(name) for name in pair.split(":"))
+            for i, (scene, conditions) in enumerate(views):
+                shots = shoot_pair(a, b, scene, conditions, SEED + 10 * i)
+                photo = as_photo(shots.a, Path(tmp) / "photo.jpg")
+                perfect, light = TrueRawInverse(a, shots.a), f"{conditions.illuminant_cct_k:.0f}K"
+                outputs = {
+                    "learned inverse": models.transfer(photo, SEED + i, noise=False),
+                    "perfect inverse": models.transfer(photo, SEED + i, perfect, light, noise=False),
+                }
+                for inverse, result in outputs.items():
+                    rows.append({"pair": pair, "scene": i, "inverse": inverse,
+                                 **change_scores(photo.pixels, result.srgb.pixels, shots.b.camera_srgb)})  # fmt: skip
+                print(f"{pair} scene {i}: correlation " + ", ".join(f"{r['inverse']} {r['correlation']:.3f}"
+                                                                    for r in rows[-2:]), flush=True)  # fmt: skip
+    return rows
+
+
+def change_table(rows: list[dict], pairs: Sequence[str]) -> list[str]:
+    lines = ["| pair | inverse | correlation with the true change | true change RMS | error RMS | "
+             "best scale of the change: dB over no transfer |", "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    for pair in pairs:
+        for inverse in ("learned inverse", "perfect inverse"):
+            picked = [r for r in rows if r["pair"] == pair and r["inverse"] == inverse]
+            rho = np.array([r["correlation"] for r in picked])
+            gain = float(np.mean(-10 * np.log10(1 - np.clip(rho, 0, None) ** 2)))
+            lines.append(f"| {pair.replace(':', ' -> ')} | {inverse} | {rho.mean():.3f} | "
+                         f"{np.mean([r['true_rms'] for r in picked]):.4f} | "
+                         f"{np.mean([r['error_rms'] for r in picked]):.4f} | {gain:+.2f} |")  # fmt: skip
+    return lines
 
 
 # -- main -------------------------------------------------------------------------------------------------------
@@ -384,13 +446,19 @@ def main() -> None:
     parser.add_argument("--d30", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--figure", type=Path, default=ROOT / "docs" / "figures" / "cam2cam_d30.jpg")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "cam2cam-eval")
+    parser.add_argument("--change", choices=("val", "test"),
+                        help="only the change diagnosis (change_study) on this split's scenes")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(2)
     t0 = time.perf_counter()
     store = CameraStore(args.home)
     pairs = args.pairs.split(",")
     report = [f"Machine: {machine_line()}", ""]
-    if args.scenes > 0:
+    if args.change:
+        rows = change_study(pairs, args.scenes, args.change, store)
+        report += [f"{args.scenes} {args.change} scenes x {len(pairs)} pairs, {SIZE[1]} x {SIZE[0]} px, against B's "
+                   "camera JPEG, B's noise left out of the transfer:", "", *change_table(rows, pairs)]  # fmt: skip
+    elif args.scenes > 0:
         rows = study(pairs, args.scenes, args.fit_scenes, store)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
@@ -399,7 +467,7 @@ def main() -> None:
         for target in TARGETS:
             report += [*table(rows, pairs, target), "", *differences(rows, target), ""]
         report += verdict(rows)
-    if args.d30:
+    if args.d30 and not args.change:
         report += ["", "### The real Canon EOS D30 JPEG to each shipped camera", "", *d30_figure(args.figure)]
     print("\n" + "\n".join(report) + f"\n\nThis call took {time.perf_counter() - t0:.0f} s.")
 

@@ -272,3 +272,21 @@ def test_cam2cam_refuses_bad_input_in_one_line(photos: Path, tmp_path: Path, cap
         errors = [r.getMessage() for r in caplog.records if "paramisp: error:" in r.getMessage()]
         assert code == 2 and len(errors) == 1 and message in errors[0] and "\n" not in errors[0], (args, errors)
         assert not (tmp_path / "out.png").exists()
+
+
+def test_change_score_measures_how_much_of_the_cameras_difference_a_transfer_makes() -> None:
+    from benchmarks.cam2cam_eval import change_scores
+
+    photo = torch.rand(1, 3, 16, 24, generator=torch.Generator().manual_seed(0))
+    change = 0.05 * torch.randn(1, 3, 16, 24, generator=torch.Generator().manual_seed(1))
+    truth = photo + change
+    exact = change_scores(photo, truth, truth)
+    assert exact["correlation"] == pytest.approx(1.0) and exact["error_rms"] == pytest.approx(0.0, abs=1e-12)
+    assert exact["true_rms"] == pytest.approx(float(change.square().mean().sqrt()), rel=1e-6)
+    # Half the change: fully correlated, half the error of leaving the photo alone.
+    half = change_scores(photo, photo + change / 2, truth)
+    assert half["correlation"] == pytest.approx(1.0) and half["error_rms"] == pytest.approx(exact["true_rms"] / 2)
+    # A change unrelated to the truth's (orthogonal by construction) correlates zero.
+    other = torch.roll(change, 1, dims=-1)
+    other = other - (other * change).sum() / change.square().sum() * change
+    assert change_scores(photo, photo + other, truth)["correlation"] == pytest.approx(0.0, abs=1e-6)

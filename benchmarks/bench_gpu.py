@@ -138,7 +138,7 @@ def training_rates(device: torch.device, cases: tuple[tuple[str, int, int], ...]
         for direction in DIRECTIONS:
             for label, bf16, channels_last in TRAINING_VARIANTS:
                 try:
-                    model_rate, full_rate = rates(config, crop, batch, direction, channels_last,
+                    model_rate, full_rate, _ = rates(config, crop, batch, direction, channels_last,
                                                   torch.bfloat16 if bf16 else None, device, steps)  # fmt: skip
                     cells = f"{model_rate:.1f} | {full_rate:.1f}"
                 except (RuntimeError, torch.OutOfMemoryError) as e:  # reported, not skipped

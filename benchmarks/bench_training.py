@@ -101,7 +101,9 @@ def main() -> None:
                         try:
                             cells = rates(config, crop, batch, direction, layout == "channels-last", dtype,
                                           compile_model=compiled)  # fmt: skip
-                        except Exception as error:  # a failed compile is a result here, not a crash
+                        except Exception as error:  # a failed compile is a result here; anything else a crash
+                            if not compiled:
+                                raise
                             first = (str(error).strip().splitlines() or [""])[0][:150]
                             print(f"{head} failed: {type(error).__name__}: {first} | | |", flush=True)
                             continue

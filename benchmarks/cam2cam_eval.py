@@ -420,16 +420,22 @@ def change_study(pairs: Sequence[str], scenes: int, split: str, store: CameraSto
 
 
 def change_table(rows: list[dict], pairs: Sequence[str]) -> list[str]:
+    """Per pair and inverse: means over scenes, with 95 % bootstrap intervals over scenes for the correlation and for
+    the error's share of the true change (above 1: the change costs more than leaving the photo alone)."""
     lines = ["| pair | inverse | correlation with the true change | true change RMS | error RMS | "
-             "best scale of the change: dB over no transfer |", "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+             "error / true change | best scale of the change: dB over no transfer |",
+             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for pair in pairs:
         for inverse in ("learned inverse", "perfect inverse"):
             picked = [r for r in rows if r["pair"] == pair and r["inverse"] == inverse]
             rho = np.array([r["correlation"] for r in picked])
+            share = np.array([r["error_rms"] / r["true_rms"] for r in picked])
             gain = float(np.mean(-10 * np.log10(1 - np.clip(rho, 0, None) ** 2)))
-            lines.append(f"| {pair.replace(':', ' -> ')} | {inverse} | {rho.mean():.3f} | "
+            cells = [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
+                     (bootstrap_interval(v, samples=BOOTSTRAP) for v in (rho, share))]  # fmt: skip
+            lines.append(f"| {pair.replace(':', ' -> ')} | {inverse} | {cells[0]} | "
                          f"{np.mean([r['true_rms'] for r in picked]):.4f} | "
-                         f"{np.mean([r['error_rms'] for r in picked]):.4f} | {gain:+.2f} |")  # fmt: skip
+                         f"{np.mean([r['error_rms'] for r in picked]):.4f} | {cells[1]} | {gain:+.2f} |")  # fmt: skip
     return lines
 
 
